@@ -1,0 +1,1 @@
+"""Undersigned: open letters and petitions with verified, private signatures."""

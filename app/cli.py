@@ -1,0 +1,114 @@
+"""The ``undersigned`` command: migrate, demo, serve, worker."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+
+from alembic import command
+from alembic.config import Config
+
+from app.config import MIGRATIONS_DIR, Settings
+from app.db import make_engine, open_session
+
+log = logging.getLogger("undersigned")
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Alembic's config is an INI file underneath: a literal % must be doubled.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def migrate(settings: Settings) -> None:
+    command.upgrade(alembic_config(settings.resolved_database_url()), "head")
+
+
+def demo(settings: Settings) -> None:
+    from app.letters.demo import DEMO_SLUG, create_demo_letter
+
+    engine = make_engine(settings.resolved_database_url())
+    with open_session(engine, write=True) as session:
+        created = create_demo_letter(session)
+        session.commit()
+    engine.dispose()
+    where = f"{settings.base_url}/letters/{DEMO_SLUG}"
+    print(f"Demo letter {'created' if created else 'already there'}: {where}")
+
+
+def _worker(settings: Settings) -> tuple[threading.Thread, threading.Event]:
+    from app.mail.sender import make_sender
+    from app.mail.worker import MailWorker, start_in_thread
+    from app.signatures import emails  # noqa: F401 - registers the mail builders
+
+    worker = MailWorker(
+        engine=make_engine(settings.resolved_database_url()),
+        settings=settings,
+        sender=make_sender(settings),
+    )
+    return start_in_thread(worker)
+
+
+def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    if not settings.smtp_host:
+        print("No UNDERSIGNED_SMTP_HOST set: mail is printed here instead of sent.")
+    thread, stop = _worker(settings) if with_worker else (None, None)
+    try:
+        # Our own request log (app.kit.logging) names routes, never tokens or addresses.
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False, proxy_headers=True)
+    finally:
+        if stop is not None and thread is not None:
+            stop.set()
+            thread.join(timeout=10)
+
+
+def run_worker(settings: Settings) -> None:
+    thread, stop = _worker(settings)
+    try:
+        while thread.is_alive():
+            thread.join(timeout=1)
+    except KeyboardInterrupt:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="undersigned", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("demo", help="create the demo letter (running it again changes nothing)")
+    serve_parser = commands.add_parser("serve", help="the web app plus an in-process mail worker")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument(
+        "--no-worker", action="store_true", help="run no mail worker (run `undersigned worker`)"
+    )
+    commands.add_parser("worker", help="the mail worker alone")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    if args.command == "migrate":
+        migrate(settings)
+    elif args.command == "demo":
+        demo(settings)
+    elif args.command == "serve":
+        serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
+    elif args.command == "worker":
+        run_worker(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Counters: the live signature count, as JSON for embeds and news sites."""

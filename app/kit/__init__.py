@@ -1,0 +1,1 @@
+"""Shared plumbing: templates, tokens, CSRF, security headers, text checks."""

@@ -1,0 +1,35 @@
+"""Rendering a page with what every template needs, and the right caching headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from app.config import Settings
+from app.kit.security import CSRF_FIELD, csrf_token
+
+
+def render_page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    form: bool = False,
+    no_store: bool = False,
+) -> Response:
+    """Pages with a form (and so a CSRF token) or personal data are never stored by caches."""
+    templates: Jinja2Templates = request.app.state.templates
+    settings: Settings = request.app.state.settings
+    full_context = {
+        "site_name": settings.site_name,
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_token(request) if form else "",
+        **context,
+    }
+    response = templates.TemplateResponse(request, name, full_context, status_code=status_code)
+    response.headers["cache-control"] = "no-store" if form or no_store else "public, max-age=30"
+    return response

@@ -1,0 +1,1 @@
+"""Letters: the open letter itself, its recipients and first signatories, and its pages."""

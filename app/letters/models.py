@@ -1,0 +1,60 @@
+"""Tables for letters, their recipients and first signatories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime, string_enum, utcnow
+
+
+class LetterStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Letter(SQLModel, table=True):
+    __tablename__ = "letters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True)
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=500)
+    body_markdown: str = Field(sa_column=Column(Text, nullable=False))
+    language: str = Field(default="en", max_length=12)
+    status: LetterStatus = Field(
+        default=LetterStatus.DRAFT,
+        sa_column=Column(string_enum(LetterStatus), nullable=False),
+    )
+    goal: int | None = Field(default=None, ge=1)
+    closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Recipient(SQLModel, table=True):
+    __tablename__ = "recipients"
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letters.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    name: str = Field(max_length=200)
+    title: str = Field(default="", max_length=200)
+    organisation: str = Field(default="", max_length=200)
+    country: str = Field(default="", max_length=2)
+    postal_address: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    language: str = Field(default="en", max_length=12)
+
+
+class FirstSignatory(SQLModel, table=True):
+    __tablename__ = "first_signatories"
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letters.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=200)

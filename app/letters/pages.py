@@ -1,0 +1,41 @@
+"""The letter page, shared by its GET route and by the sign form when it needs correcting."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from sqlmodel import Session
+from starlette.responses import Response
+
+from app.kit.pages import render_page
+from app.letters.schemas import LetterPublic
+from app.signatures import service as signatures
+from app.signatures.schemas import SignForm, country_names, empty_form
+
+LATEST_SIGNERS = 10
+
+
+def render_letter_page(
+    request: Request,
+    session: Session,
+    letter: LetterPublic,
+    *,
+    form: SignForm | None = None,
+    notice: str = "",
+    status_code: int = 200,
+) -> Response:
+    count = signatures.count_confirmed(session, letter_id=letter.id)
+    latest = signatures.latest_public_signers(session, letter_id=letter.id, limit=LATEST_SIGNERS)
+    return render_page(
+        request,
+        "letters/show.html",
+        {
+            "letter": letter,
+            "count": count,
+            "latest": latest,
+            "form": form or empty_form(),
+            "countries": country_names(),
+            "notice": notice,
+        },
+        status_code=status_code,
+        form=True,
+    )

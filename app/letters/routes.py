@@ -1,0 +1,56 @@
+"""Public pages: the list of letters, a letter, its named signers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.config import Settings
+from app.db import SessionDep
+from app.kit.pages import render_page
+from app.letters import service
+from app.letters.pages import render_letter_page
+from app.signatures import service as signatures
+from app.signatures.schemas import country_names
+
+router = APIRouter()
+
+
+@router.api_route("/", methods=["GET", "HEAD"])
+def list_letters(request: Request, session: SessionDep) -> Response:
+    letters = service.list_public_letters(session)
+    counts = {letter.id: signatures.count_confirmed(session, letter_id=letter.id) for letter in letters}
+    return render_page(request, "letters/index.html", {"letters": letters, "counts": counts})
+
+
+@router.api_route("/letters/{slug}", methods=["GET", "HEAD"])
+def show_letter(request: Request, session: SessionDep, slug: str) -> Response:
+    letter = service.get_public_letter(session, slug=slug)
+    return render_letter_page(request, session, letter)
+
+
+@router.api_route("/letters/{slug}/signatures", methods=["GET", "HEAD"])
+def list_signers(
+    request: Request,
+    session: SessionDep,
+    slug: str,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    letter = service.get_public_summary(session, slug=slug)
+    settings: Settings = request.app.state.settings
+    signers = signatures.public_signers_page(
+        session, letter_id=letter.id, page=page, page_size=settings.signatures_page_size
+    )
+    return render_page(
+        request,
+        "letters/signatures.html",
+        {
+            "letter": letter,
+            "result": signers,
+            "count": signatures.count_confirmed(session, letter_id=letter.id),
+            "countries": country_names(),
+        },
+        no_store=True,
+    )

@@ -1,0 +1,1 @@
+"""Mail: an outbox written in the request's transaction, delivered after commit by a worker."""

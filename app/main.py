@@ -1,0 +1,114 @@
+"""create_app(): settings, database, templates, routers, middleware and error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.config import STATIC_DIR, Settings
+from app.counters.routes import router as counters_router
+from app.db import make_engine
+from app.kit.logging import RequestLogMiddleware
+from app.kit.pages import render_page
+from app.kit.security import SecurityMiddleware
+from app.kit.templating import build_templates, default_environment
+from app.kit.tokens import TokenError, Tokens
+from app.letters.routes import router as letters_router
+from app.letters.service import LetterNotFound
+from app.signatures import emails as _emails  # noqa: F401 - registers the mail builders
+from app.signatures.routes import router as signatures_router
+from app.kit.i18n import N_
+from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
+
+log = logging.getLogger(__name__)
+
+# Each error a user can meet: its status, heading and explanation.
+ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
+    LetterNotFound: (404, N_("Letter not found"), N_("There is no public letter at this address.")),
+    SignatureGone: (
+        410,
+        N_("This link is no longer valid"),
+        N_("The signature this link belonged to has been replaced. Use the newest email we sent you."),
+    ),
+    SignatureWithdrawn: (
+        409,
+        N_("This signature was withdrawn"),
+        N_("It no longer counts. You can sign the letter again from its page if you wish."),
+    ),
+    LetterClosed: (
+        409,
+        N_("This letter is closed"),
+        N_("The letter stopped accepting signatures before this one was confirmed."),
+    ),
+}
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    if request.url.path.endswith(".json"):
+        return JSONResponse({"error": title}, status_code=status, headers={"access-control-allow-origin": "*"})
+    return render_page(
+        request, "errors/error.html", {"title": title, "message": message}, status_code=status, no_store=True
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title=settings.site_name, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.resolved_database_url())
+    app.state.tokens = Tokens(settings.resolved_secret_keys())
+    app.state.templates = build_templates(default_environment())
+
+    app.include_router(letters_router)
+    app.include_router(signatures_router)
+    app.include_router(counters_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(
+        SecurityMiddleware, base_url=settings.base_url, secure_cookies=settings.secure_cookies
+    )
+    app.add_middleware(RequestLogMiddleware)
+
+    def known_error(request: Request, exc: Exception) -> Response:
+        status, title, message = ERROR_PAGES[type(exc)]
+        return _error_page(request, status, title, message)
+
+    for exc_type in ERROR_PAGES:
+        app.add_exception_handler(exc_type, known_error)
+
+    def token_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, TokenError)
+        if exc.expired:
+            return _error_page(
+                request,
+                400,
+                N_("This link has expired"),
+                N_("Links in our emails work for a limited time. Sign the letter again to get a new one."),
+            )
+        return _error_page(
+            request,
+            400,
+            N_("This link is not valid"),
+            N_("Please check that you opened the whole link from the email, without changes."),
+        )
+
+    app.add_exception_handler(TokenError, token_error)
+
+    def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return _error_page(request, 404, N_("Page not found"), N_("There is nothing at this address."))
+        return _error_page(request, exc.status_code, N_("Request refused"), str(exc.detail))
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+    def validation_error(request: Request, exc: Exception) -> Response:
+        return _error_page(request, 400, N_("Bad request"), N_("Some of what was sent could not be read."))
+
+    app.add_exception_handler(RequestValidationError, validation_error)
+    return app

@@ -1,0 +1,1 @@
+"""Signatures: signing, confirming by emailed token, withdrawing, and the public lists."""

@@ -1,0 +1,55 @@
+"""The signature table: one row per letter and canonical mailbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime, string_enum, utcnow
+
+
+class SignatureState(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    WITHDRAWN = "withdrawn"
+
+
+class Visibility(StrEnum):
+    """Who may see the signer's name."""
+
+    PUBLIC = "public"  # shown on the site and in the delivered letter
+    LETTER_ONLY = "letter_only"  # only in the letter delivered to recipients
+    COUNTED_ONLY = "counted_only"  # counted, never named
+
+
+class Signature(SQLModel, table=True):
+    __tablename__ = "signatures"
+    __table_args__ = (
+        UniqueConstraint("letter_id", "email_canonical", name="uq_signatures_letter_email"),
+        Index("ix_signatures_letter_state_confirmed", "letter_id", "state", "confirmed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Opaque id carried by tokens; replaced when a withdrawn signature is signed again, so old
+    # links stop working.
+    public_id: str = Field(max_length=32, unique=True)
+    letter_id: int = Field(foreign_key="letters.id", ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    affiliation: str = Field(default="", max_length=160)
+    city: str = Field(default="", max_length=80)
+    country: str = Field(default="", max_length=2)
+    email: str = Field(max_length=254)
+    email_canonical: str = Field(max_length=254)
+    visibility: Visibility = Field(
+        default=Visibility.COUNTED_ONLY, sa_column=Column(string_enum(Visibility), nullable=False)
+    )
+    state: SignatureState = Field(
+        default=SignatureState.PENDING, sa_column=Column(string_enum(SignatureState), nullable=False)
+    )
+    duplicate_notices: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

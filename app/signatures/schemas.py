@@ -1,0 +1,211 @@
+"""The sign form: parsing, validation with per-field messages, and public views of signers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+
+from babel import Locale
+from pydantic import BaseModel, ConfigDict
+
+from app.kit.i18n import N_
+from app.kit.text import clean_line, contains_url, has_control_characters, starts_like_formula
+from app.signatures.models import SignatureState, Visibility
+
+
+NAME_MAX = 120
+AFFILIATION_MAX = 160
+CITY_MAX = 80
+EMAIL_MAX = 254
+HONEYPOT_FIELD = "website"
+
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+@lru_cache(maxsize=8)
+def country_names(locale: str = "en") -> dict[str, str]:
+    """ISO 3166 two-letter codes and their names, sorted by name (Babel's CLDR data)."""
+    territories = Locale.parse(locale).territories
+    codes = {code: name for code, name in territories.items() if re.fullmatch(r"[A-Z]{2}", code)}
+    # ZZ is "Unknown Region" and EU/UN are not countries.
+    for not_a_country in ("ZZ", "EU", "UN", "EZ", "QO"):
+        codes.pop(not_a_country, None)
+    return dict(sorted(codes.items(), key=lambda item: item[1]))
+
+
+def normalise_email(raw: str) -> str | None:
+    """The address as typed (trimmed), with the domain lower-cased, or None if it is not one."""
+    email = raw.strip()
+    if not email or len(email) > EMAIL_MAX or has_control_characters(email) or " " in email:
+        return None
+    local, at, domain = email.rpartition("@")
+    if not at or not local or len(local) > 64 or not _LOCAL_PART.match(local):
+        return None
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return None
+    try:
+        ascii_domain = domain.lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+        return None
+    if not re.fullmatch(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}", labels[-1]):
+        return None
+    return f"{local}@{ascii_domain}"
+
+
+def canonical_email(email: str) -> str:
+    """One mailbox, one spelling: lower case, ``+tags`` dropped, Gmail's dots dropped."""
+    local, _, domain = email.lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in _GMAIL_DOMAINS:
+        local = local.replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureInput:
+    name: str
+    email: str
+    affiliation: str
+    city: str
+    country: str
+    visibility: Visibility
+
+
+@dataclass(slots=True)
+class SignForm:
+    """What was typed (kept for redisplay), and what is wrong with it, field by field."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    honeypot_filled: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def to_input(self) -> SignatureInput:
+        if self.errors:
+            raise ValueError("form has errors")
+        email = normalise_email(self.values["email"])
+        assert email is not None
+        return SignatureInput(
+            name=clean_line(self.values["name"]),
+            email=email,
+            affiliation=clean_line(self.values["affiliation"]),
+            city=clean_line(self.values["city"]),
+            country=self.values["country"],
+            visibility=Visibility(self.values["visibility"]),
+        )
+
+
+FORM_FIELDS = ("name", "email", "affiliation", "city", "country", "visibility")
+
+
+def empty_form() -> SignForm:
+    return SignForm(values={name: "" for name in FORM_FIELDS} | {"visibility": "counted_only"})
+
+
+def _check_text(value: str, *, limit: int) -> str | None:
+    cleaned = clean_line(value)
+    if has_control_characters(value):
+        return N_("Please remove the special or invisible characters.")
+    if len(cleaned) > limit:
+        return N_("This is too long.")
+    if starts_like_formula(cleaned):
+        return N_("This cannot start with =, +, - or @.")
+    if contains_url(cleaned):
+        return N_("Web addresses are not allowed here.")
+    return None
+
+
+def parse_sign_form(data: Mapping[str, str]) -> SignForm:
+    # Keep what was typed, capped so a huge post cannot be echoed back at length.
+    values = {name: str(data.get(name, ""))[:1000] for name in FORM_FIELDS}
+    values["visibility"] = values["visibility"] or "counted_only"
+    form = SignForm(values=values, honeypot_filled=bool(str(data.get(HONEYPOT_FIELD, "")).strip()))
+
+    name = values["name"]
+    if not clean_line(name):
+        form.errors["name"] = N_("Please enter your name.")
+    elif len(clean_line(name)) < 2:
+        form.errors["name"] = N_("Please enter your full name.")
+    elif error := _check_text(name, limit=NAME_MAX):
+        form.errors["name"] = error
+
+    if not values["email"].strip():
+        form.errors["email"] = N_("Please enter your email address.")
+    elif len(values["email"].strip()) > EMAIL_MAX:
+        form.errors["email"] = N_("This email address is too long.")
+    elif normalise_email(values["email"]) is None:
+        form.errors["email"] = N_("Please enter a valid email address, like name@example.org.")
+
+    for name_, limit in (("affiliation", AFFILIATION_MAX), ("city", CITY_MAX)):
+        if error := _check_text(values[name_], limit=limit):
+            form.errors[name_] = error
+
+    if values["country"] and values["country"] not in country_names():
+        form.errors["country"] = N_("Please choose a country from the list.")
+    if values["visibility"] not in {v.value for v in Visibility}:
+        form.errors["visibility"] = N_("Please choose how your name may be shown.")
+    return form
+
+
+@dataclass(frozen=True, slots=True)
+class SignerPublic:
+    """A confirmed signer who chose to be named publicly."""
+
+    name: str
+    affiliation: str
+    city: str
+    country: str
+    confirmed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSignature:
+    """What a token page may show: the letter, never the signer's details."""
+
+    letter_id: int
+    letter_slug: str
+    letter_title: str
+    state: SignatureState
+
+
+@dataclass(frozen=True, slots=True)
+class SignersPage:
+    signers: list[SignerPublic]
+    page: int
+    pages: int
+    total: int
+    first_number: int
+
+
+class SignFormData(BaseModel):
+    """The raw POST body. Everything is a plain string so that our own checks, not a 422,
+    decide what is wrong and the page can say so next to each field."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = ""
+    email: str = ""
+    affiliation: str = ""
+    city: str = ""
+    country: str = ""
+    visibility: str = ""
+    website: str = ""  # the honeypot
+    csrf_token: str = ""
+
+
+class ButtonFormData(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    csrf_token: str = ""
