@@ -63,7 +63,9 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> Non
     thread, stop = _worker(settings) if with_worker else (None, None)
     try:
         # Our own request log (app.kit.logging) names routes, never tokens or addresses.
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=False, proxy_headers=True)
+        uvicorn.run(
+            create_app(settings), host=host, port=port, access_log=False, proxy_headers=True
+        )
     finally:
         if stop is not None and thread is not None:
             stop.set()
@@ -97,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = Settings()
     if args.command == "migrate":
         migrate(settings)

@@ -8,7 +8,8 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Enum as SAEnum, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session, SQLModel
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from app.config import STATIC_DIR, Settings
 from app.counters.routes import router as counters_router
 from app.db import make_engine
+from app.kit.i18n import N_
 from app.kit.logging import RequestLogMiddleware
 from app.kit.pages import render_page
 from app.kit.security import SecurityMiddleware
@@ -23,7 +24,6 @@ from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
 from app.signatures import emails as _emails  # noqa: F401 - registers the mail builders
 from app.signatures.routes import router as signatures_router
-from app.kit.i18n import N_
 from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
     SignatureGone: (
         410,
         N_("This link is no longer valid"),
-        N_("The signature this link belonged to has been replaced. Use the newest email we sent you."),
+        N_("This signature has been replaced. Please use the newest email we sent you."),
     ),
     SignatureWithdrawn: (
         409,
@@ -51,9 +51,15 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     if request.url.path.endswith(".json"):
-        return JSONResponse({"error": title}, status_code=status, headers={"access-control-allow-origin": "*"})
+        return JSONResponse(
+            {"error": title}, status_code=status, headers={"access-control-allow-origin": "*"}
+        )
     return render_page(
-        request, "errors/error.html", {"title": title, "message": message}, status_code=status, no_store=True
+        request,
+        "errors/error.html",
+        {"title": title, "message": message},
+        status_code=status,
+        no_store=True,
     )
 
 
@@ -88,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 request,
                 400,
                 N_("This link has expired"),
-                N_("Links in our emails work for a limited time. Sign the letter again to get a new one."),
+                N_("Links in our emails work for a limited time. Sign again to get a new one."),
             )
         return _error_page(
             request,
@@ -102,13 +108,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
-            return _error_page(request, 404, N_("Page not found"), N_("There is nothing at this address."))
+            return _error_page(
+                request, 404, N_("Page not found"), N_("There is nothing at this address.")
+            )
         return _error_page(request, exc.status_code, N_("Request refused"), str(exc.detail))
 
     app.add_exception_handler(StarletteHTTPException, http_error)
 
     def validation_error(request: Request, exc: Exception) -> Response:
-        return _error_page(request, 400, N_("Bad request"), N_("Some of what was sent could not be read."))
+        return _error_page(
+            request, 400, N_("Bad request"), N_("Some of what was sent could not be read.")
+        )
 
     app.add_exception_handler(RequestValidationError, validation_error)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.support import Translations

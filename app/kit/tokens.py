@@ -36,7 +36,7 @@ class Tokens:
 
     def read(self, purpose: Purpose, token: str, *, max_age_seconds: float) -> str:
         try:
-            value = self._serializer(purpose).loads(token, max_age=max_age_seconds)
+            value = self._serializer(purpose).loads(token, max_age=int(max_age_seconds))
         except SignatureExpired as exc:
             raise TokenError(expired=True) from exc
         except BadSignature as exc:

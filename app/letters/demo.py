@@ -46,7 +46,7 @@ If a peace agreement is signed without us, the window will close for a long time
 talks may be our last chance to be free.
 """
 
-DEMO_RECIPIENTS = [
+DEMO_RECIPIENTS: list[dict[str, str]] = [
     {
         "name": "Vladimir Putin",
         "title": "President of the Russian Federation",
@@ -90,8 +90,11 @@ DEMO_RECIPIENTS = [
 ]
 
 DEMO_FIRST_SIGNATORIES = [
-    ("Alexei Gorinov", "municipal deputy, 63, the first person jailed under the 2022 wartime "
-     "\u201cfalse information\u201d law"),
+    (
+        "Alexei Gorinov",
+        "municipal deputy, 63, the first person jailed under the 2022 wartime "
+        "\u201cfalse information\u201d law",
+    ),
     ("Darya Kozyreva", "student, 19, jailed for graffiti and 19th-century poetry against the war"),
     ("Boris Kagarlitsky", "sociologist"),
     ("Azat Miftakhov", "mathematician and anarchist"),
@@ -125,7 +128,9 @@ def create_demo_letter(session: Session) -> bool:
     session.flush()
     assert letter.id is not None
     for position, recipient in enumerate(DEMO_RECIPIENTS):
-        session.add(Recipient(letter_id=letter.id, position=position, **recipient))
+        session.add(
+            Recipient.model_validate(recipient | {"letter_id": letter.id, "position": position})
+        )
     for position, (name, description) in enumerate(DEMO_FIRST_SIGNATORIES):
         session.add(
             FirstSignatory(

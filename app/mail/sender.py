@@ -72,7 +72,11 @@ class SMTPSender:
             permanent = all(_is_permanent(code) for code in codes)
             raise DeliveryError(f"recipient refused: {codes}", permanent=permanent) from exc
         except smtplib.SMTPResponseException as exc:
-            detail = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            detail = (
+                exc.smtp_error.decode(errors="replace")
+                if isinstance(exc.smtp_error, bytes)
+                else str(exc.smtp_error)
+            )
             raise DeliveryError(
                 f"{exc.smtp_code} {detail}", permanent=_is_permanent(exc.smtp_code)
             ) from exc

@@ -49,7 +49,11 @@ class MailWorker:
             ).all()
         delivered = 0
         for message_id in due_ids:
-            if message_id is not None and self._claim(message_id, now) and self._deliver(message_id, now):
+            if (
+                message_id is not None
+                and self._claim(message_id, now)
+                and self._deliver(message_id, now)
+            ):
                 delivered += 1
         return delivered
 

@@ -24,9 +24,7 @@ def _links(settings: Settings, signature: Signature) -> dict[str, str]:
     }
 
 
-def _render(
-    kind: str, session: Session, settings: Settings, signature: Signature
-) -> RenderedMail:
+def _render(kind: str, session: Session, settings: Settings, signature: Signature) -> RenderedMail:
     env = default_environment()
     letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
     context = {
@@ -48,7 +46,9 @@ def _render(
 
 
 @register_builder(MAIL_CONFIRM)
-def build_confirmation(session: Session, settings: Settings, signature_id: int) -> RenderedMail | None:
+def build_confirmation(
+    session: Session, settings: Settings, signature_id: int
+) -> RenderedMail | None:
     signature = session.get(Signature, signature_id)
     if signature is None or signature.state is not SignatureState.PENDING:
         return None

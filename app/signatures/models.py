@@ -47,7 +47,8 @@ class Signature(SQLModel, table=True):
         default=Visibility.COUNTED_ONLY, sa_column=Column(string_enum(Visibility), nullable=False)
     )
     state: SignatureState = Field(
-        default=SignatureState.PENDING, sa_column=Column(string_enum(SignatureState), nullable=False)
+        default=SignatureState.PENDING,
+        sa_column=Column(string_enum(SignatureState), nullable=False),
     )
     duplicate_notices: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -9,13 +9,13 @@ from starlette.responses import RedirectResponse, Response
 
 from app.config import Settings
 from app.db import SessionDep
+from app.kit.i18n import N_
 from app.kit.pages import render_page
 from app.kit.security import csrf_valid
 from app.kit.tokens import Purpose, Tokens
 from app.letters import service as letters
 from app.letters.pages import render_letter_page
 from app.signatures import service
-from app.kit.i18n import N_
 from app.signatures.schemas import ButtonFormData, SignFormData, parse_sign_form
 
 router = APIRouter()
@@ -42,7 +42,9 @@ def sign_letter(
     letter = letters.get_public_letter(session, slug=slug)
     form = parse_sign_form(data.model_dump())
     if not letter.accepting:
-        return render_letter_page(request, session, letter, form=form, notice=CLOSED, status_code=409)
+        return render_letter_page(
+            request, session, letter, form=form, notice=CLOSED, status_code=409
+        )
     if not csrf_valid(request, data.csrf_token):
         return render_letter_page(
             request, session, letter, form=form, notice=EXPIRED_FORM, status_code=400
@@ -87,7 +89,11 @@ def confirm_signature(
     max_age = _settings(request).confirm_token_max_age_days * DAY
     if not csrf_valid(request, data.csrf_token):
         described = service.describe_token(
-            session, tokens=_tokens(request), purpose=Purpose.CONFIRM, token=token, max_age_seconds=max_age
+            session,
+            tokens=_tokens(request),
+            purpose=Purpose.CONFIRM,
+            token=token,
+            max_age_seconds=max_age,
         )
         context = {"signature": described, "notice": EXPIRED_FORM}
         return render_page(request, "signatures/confirm.html", context, status_code=400, form=True)
@@ -127,7 +133,11 @@ def withdraw_signature(
     max_age = _settings(request).withdraw_token_max_age_days * DAY
     if not csrf_valid(request, data.csrf_token):
         described = service.describe_token(
-            session, tokens=_tokens(request), purpose=Purpose.WITHDRAW, token=token, max_age_seconds=max_age
+            session,
+            tokens=_tokens(request),
+            purpose=Purpose.WITHDRAW,
+            token=token,
+            max_age_seconds=max_age,
         )
         context = {"signature": described, "notice": EXPIRED_FORM}
         return render_page(request, "signatures/withdraw.html", context, status_code=400, form=True)

@@ -15,7 +15,6 @@ from app.kit.i18n import N_
 from app.kit.text import clean_line, contains_url, has_control_characters, starts_like_formula
 from app.signatures.models import SignatureState, Visibility
 
-
 NAME_MAX = 120
 AFFILIATION_MAX = 160
 CITY_MAX = 80

@@ -130,7 +130,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),
         _one_of("status", ("pending", "sent", "failed", "dropped")),
     )
-    op.create_index("ix_outbox_messages_status_due", "outbox_messages", ["status", "next_attempt_at"])
+    op.create_index(
+        "ix_outbox_messages_status_due", "outbox_messages", ["status", "next_attempt_at"]
+    )
 
 
 def downgrade() -> None:
