@@ -1,0 +1,177 @@
+"""Fixtures: a fresh database per test (SQLite and PostgreSQL, built by migrations), the app,
+a real SMTP server, and the mail worker wired to it."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from starlette.testclient import TestClient
+
+from app.cli import alembic_config
+from app.config import Settings
+from app.db import make_engine, open_session
+from app.letters.demo import create_demo_letter
+from app.mail.sender import SMTPSender
+from app.mail.worker import MailWorker
+from app.main import create_app
+from tests.pg import PostgresServer, find_pg_bin, free_port
+from tests.smtp import SMTPServer
+
+BASE_URL = "http://undersigned.test"
+MISSING: list[str] = []
+
+
+def _migrate(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | None]:
+    bindir = find_pg_bin()
+    if bindir is None:
+        MISSING.append("PostgreSQL server binaries (initdb, pg_ctl): PostgreSQL tests SKIPPED")
+        yield None
+        return
+    server = PostgresServer.start(bindir)
+    engine = make_engine(server.admin_url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CREATE DATABASE template_undersigned"))
+    engine.dispose()
+    _migrate(server.url("template_undersigned"))
+    yield server
+    server.stop()
+
+
+_counter = {"n": 0}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    server: PostgresServer | None = request.getfixturevalue("postgres")
+    if server is None:
+        pytest.skip("PostgreSQL is not installed")
+    _counter["n"] += 1
+    name = f"test_{_counter['n']}"
+    admin = make_engine(server.admin_url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE template_undersigned"))
+    yield server.url(name)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    server = SMTPServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, smtp: SMTPServer) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        base_url=BASE_URL,
+        secret_keys=["test-signing-key"],
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_timeout_seconds=5,
+        mail_from="Undersigned <letters@undersigned.test>",
+    )
+
+
+@pytest.fixture
+def app_and_engine(settings: Settings) -> Iterator[tuple[object, Engine]]:
+    app = create_app(settings)
+    yield app, app.state.engine
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def engine(app_and_engine: tuple[object, Engine]) -> Engine:
+    return app_and_engine[1]
+
+
+@pytest.fixture
+def client(app_and_engine: tuple[object, Engine]) -> Iterator[TestClient]:
+    app = app_and_engine[0]
+    with TestClient(app, base_url="http://testserver") as test_client:  # type: ignore[arg-type]
+        yield test_client
+
+
+@pytest.fixture
+def letter_slug(engine: Engine) -> str:
+    """The demo letter, open for signatures."""
+    with open_session(engine, write=True) as session:
+        create_demo_letter(session)
+        session.commit()
+    return "all-for-all"
+
+
+@pytest.fixture
+def worker(engine: Engine, settings: Settings) -> MailWorker:
+    return MailWorker(engine=engine, settings=settings, sender=SMTPSender(settings))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for what in sorted(set(MISSING)):
+        banner = "!" * 78
+        terminalreporter.write_line(banner, red=True, bold=True)
+        terminalreporter.write_line(f"MISSING: {what}", red=True, bold=True)
+        terminalreporter.write_line(banner, red=True, bold=True)
+
+
+warnings.filterwarnings("default", category=ResourceWarning)
+
+
+@pytest.fixture
+def live_server(app_and_engine: tuple[object, Engine]) -> Iterator[str]:
+    """The app served by a real uvicorn on a free loopback port; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(
+        app_and_engine[0],  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
