@@ -35,12 +35,12 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def is_cross_site(headers: MutableHeaders | dict[str, str], allowed_origin: str) -> bool:
+def is_cross_site(headers: MutableHeaders, allowed_origins: set[str]) -> bool:
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return True
     origin = headers.get("origin")
-    return origin is not None and origin.lower() != allowed_origin
+    return origin is not None and origin.lower() not in allowed_origins
 
 
 class SecurityMiddleware:
@@ -56,7 +56,11 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = MutableHeaders(scope=scope)
-        if scope["method"] not in SAFE_METHODS and is_cross_site(headers, self.allowed_origin):
+        # The public address, and the address this request came to (127.0.0.1 vs localhost in
+        # development); a browser never lets a page elsewhere forge either in Origin.
+        own_origin = f"{scope['scheme']}://{headers.get('host', '')}".lower()
+        allowed = {self.allowed_origin, own_origin}
+        if scope["method"] not in SAFE_METHODS and is_cross_site(headers, allowed):
             response = PlainTextResponse(
                 "This form was sent from another website, so it was refused.", status_code=403
             )

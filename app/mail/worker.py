@@ -27,7 +27,9 @@ class MailWorker:
         self.sender = sender
 
     def backoff(self, attempts: int) -> timedelta:
-        seconds = self.settings.mail_backoff_base_seconds * 2 ** max(attempts - 1, 0)
+        # The exponent is bounded: 2**1024 no longer fits a float, and the cap applies anyway.
+        exponent = min(max(attempts - 1, 0), 60)
+        seconds = self.settings.mail_backoff_base_seconds * 2**exponent
         return timedelta(seconds=min(seconds, self.settings.mail_backoff_max_seconds))
 
     def deliver_due(self, *, now: datetime | None = None, limit: int = 50) -> int:
