@@ -80,10 +80,18 @@ class MailWorker:
     def _deliver(self, message_id: int, now: datetime) -> bool:
         with open_session(self.engine) as session:
             message = session.get_one(OutboxMessage, message_id)
-            builder = builder_for(message.kind)
-            mail = builder(session, self.settings, message.ref_id) if builder else None
             kind = message.kind
-            session.rollback()
+            builder = builder_for(kind)
+            try:
+                mail = builder(session, self.settings, message.ref_id) if builder else None
+            except Exception as exc:
+                # A bug or a missing template must not wedge the queue: count it as an attempt.
+                log.exception("outbox %s (%s): could not be rendered", message_id, kind)
+                error = DeliveryError(f"rendering failed: {type(exc).__name__}", permanent=False)
+                self._failed(message_id, error, now)
+                return False
+            finally:
+                session.rollback()
         if mail is None:
             log.info("outbox %s (%s): nothing to send, dropped", message_id, kind)
             self._finish(message_id, status=OutboxStatus.DROPPED, error="", now=now)
