@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 
@@ -40,19 +41,6 @@ def demo(settings: Settings) -> None:
     print(f"Demo letter {'created' if created else 'already there'}: {where}")
 
 
-def _worker(settings: Settings) -> tuple[threading.Thread, threading.Event]:
-    from app.mail.sender import make_sender
-    from app.mail.worker import MailWorker, start_in_thread
-    from app.signatures import emails  # noqa: F401 - registers the mail builders
-
-    worker = MailWorker(
-        engine=make_engine(settings.resolved_database_url()),
-        settings=settings,
-        sender=make_sender(settings),
-    )
-    return start_in_thread(worker)
-
-
 def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
     import uvicorn
 
@@ -64,26 +52,23 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> Non
         settings = settings.model_copy(update={"base_url": f"http://{shown_host}:{port}"})
     if not settings.smtp_host:
         print("No UNDERSIGNED_SMTP_HOST set: mail is printed here instead of sent.")
-    thread, stop = _worker(settings) if with_worker else (None, None)
-    try:
-        # Our own request log (app.kit.logging) names routes, never tokens or addresses.
-        uvicorn.run(
-            create_app(settings), host=host, port=port, access_log=False, proxy_headers=True
-        )
-    finally:
-        if stop is not None and thread is not None:
-            stop.set()
-            thread.join(timeout=10)
+    # The worker lives in the app's lifespan, so a SIGTERM stops it cleanly before exit.
+    app = create_app(settings, mail_worker=with_worker)
+    # Our own request log (app.kit.logging) names routes, never tokens or addresses.
+    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True)
 
 
 def run_worker(settings: Settings) -> None:
-    thread, stop = _worker(settings)
-    try:
-        while thread.is_alive():
-            thread.join(timeout=1)
-    except KeyboardInterrupt:
-        stop.set()
-        thread.join(timeout=10)
+    from app.mail.sender import make_sender
+    from app.mail.worker import MailWorker
+    from app.signatures import emails  # noqa: F401 - registers the mail builders
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    engine = make_engine(settings.resolved_database_url())
+    MailWorker(engine=engine, settings=settings, sender=make_sender(settings)).run(stop)
+    engine.dispose()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +24,8 @@ from app.kit.templating import build_templates, default_environment
 from app.kit.tokens import TokenError, Tokens
 from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
+from app.mail.sender import make_sender
+from app.mail.worker import MailWorker, start_in_thread
 from app.signatures import emails as _emails  # noqa: F401 - registers the mail builders
 from app.signatures.routes import router as signatures_router
 from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
@@ -63,9 +67,29 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+@asynccontextmanager
+async def _run_mail_worker(app: FastAPI) -> AsyncIterator[None]:
+    worker = MailWorker(
+        engine=app.state.engine, settings=app.state.settings, sender=make_sender(app.state.settings)
+    )
+    thread, stop = start_in_thread(worker)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def create_app(settings: Settings | None = None, *, mail_worker: bool = False) -> FastAPI:
+    """``mail_worker`` runs the outbox worker in a thread for the app's lifetime."""
     settings = settings or Settings()
-    app = FastAPI(title=settings.site_name, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title=settings.site_name,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=_run_mail_worker if mail_worker else None,
+    )
     app.state.settings = settings
     app.state.engine = make_engine(settings.resolved_database_url())
     app.state.tokens = Tokens(settings.resolved_secret_keys())
