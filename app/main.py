@@ -63,7 +63,7 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
         "errors/error.html",
         {"title": title, "message": message},
         status_code=status,
-        no_store=True,
+        token_page=True,  # errors are often about a mailed link: keep its token to ourselves
     )
 
 

@@ -20,7 +20,11 @@ def find_pg_bin() -> Path | None:
         candidates.append(out.stdout.strip())
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
     for directory in candidates:
-        if directory and (Path(directory) / "initdb").exists() and (Path(directory) / "pg_ctl").exists():
+        if (
+            directory
+            and (Path(directory) / "initdb").exists()
+            and (Path(directory) / "pg_ctl").exists()
+        ):
             return Path(directory)
     return None
 
@@ -62,12 +66,16 @@ class PostgresServer:
             os.chown(root, user.pw_uid, user.pw_gid)
         server = cls(bindir=bindir, root=root, port=free_port(), run_as=run_as)
         data = root / "data"
-        server._run("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale")
+        server._run(
+            "initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"
+        )
         options = (
             f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        server._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+        server._run(
+            "pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"
+        )
         return server
 
     def stop(self) -> None:

@@ -20,8 +20,10 @@ def render_page(
     status_code: int = 200,
     form: bool = False,
     no_store: bool = False,
+    token_page: bool = False,
 ) -> Response:
-    """Pages with a form (and so a CSRF token) or personal data are never stored by caches."""
+    """Pages with a form (and so a CSRF token) or personal data are never stored by caches.
+    A ``token_page`` (opened from a mailed link) sends no Referer anywhere, not even to us."""
     templates: Jinja2Templates = request.app.state.templates
     settings: Settings = request.app.state.settings
     full_context = {
@@ -31,5 +33,9 @@ def render_page(
         **context,
     }
     response = templates.TemplateResponse(request, name, full_context, status_code=status_code)
-    response.headers["cache-control"] = "no-store" if form or no_store else "public, max-age=30"
+    response.headers["cache-control"] = (
+        "no-store" if form or no_store or token_page else "public, max-age=30"
+    )
+    if token_page:
+        response.headers["referrer-policy"] = "no-referrer"
     return response

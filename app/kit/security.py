@@ -22,8 +22,9 @@ DEFAULT_HEADERS = {
     ),
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    # Our readers may be at risk: never tell another site where they came from.
-    "referrer-policy": "no-referrer",
+    # Our readers may be at risk: never tell another site where they came from. (Token pages
+    # send no referrer at all; see render_page.)
+    "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
@@ -37,10 +38,12 @@ def _origin_of(url: str) -> str:
 
 def is_cross_site(headers: MutableHeaders, allowed_origins: set[str]) -> bool:
     fetch_site = headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
     origin = headers.get("origin")
-    return origin is not None and origin.lower() not in allowed_origins
+    # Browsers send "Origin: null" from pages with Referrer-Policy: no-referrer (our token
+    # pages), so "null" proves nothing either way; the CSRF token decides.
+    return origin is not None and origin != "null" and origin.lower() not in allowed_origins
 
 
 class SecurityMiddleware:

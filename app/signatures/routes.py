@@ -78,7 +78,11 @@ def confirm_page(request: Request, session: SessionDep, token: str) -> Response:
         max_age_seconds=_settings(request).confirm_token_max_age_days * DAY,
     )
     return render_page(
-        request, "signatures/confirm.html", {"signature": described, "notice": ""}, form=True
+        request,
+        "signatures/confirm.html",
+        {"signature": described, "notice": ""},
+        form=True,
+        token_page=True,
     )
 
 
@@ -96,7 +100,9 @@ def confirm_signature(
             max_age_seconds=max_age,
         )
         context = {"signature": described, "notice": EXPIRED_FORM}
-        return render_page(request, "signatures/confirm.html", context, status_code=400, form=True)
+        return render_page(
+            request, "signatures/confirm.html", context, status_code=400, form=True, token_page=True
+        )
     confirmed = service.confirm(
         session, tokens=_tokens(request), token=token, max_age_seconds=max_age
     )
@@ -122,7 +128,11 @@ def withdraw_page(request: Request, session: SessionDep, token: str) -> Response
         max_age_seconds=_settings(request).withdraw_token_max_age_days * DAY,
     )
     return render_page(
-        request, "signatures/withdraw.html", {"signature": described, "notice": ""}, form=True
+        request,
+        "signatures/withdraw.html",
+        {"signature": described, "notice": ""},
+        form=True,
+        token_page=True,
     )
 
 
@@ -140,7 +150,14 @@ def withdraw_signature(
             max_age_seconds=max_age,
         )
         context = {"signature": described, "notice": EXPIRED_FORM}
-        return render_page(request, "signatures/withdraw.html", context, status_code=400, form=True)
+        return render_page(
+            request,
+            "signatures/withdraw.html",
+            context,
+            status_code=400,
+            form=True,
+            token_page=True,
+        )
     withdrawn = service.withdraw(
         session, tokens=_tokens(request), token=token, max_age_seconds=max_age
     )

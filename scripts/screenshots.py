@@ -1,0 +1,215 @@
+"""Screenshots of every public page, at phone and desktop widths, for design review.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--signers 7]
+
+Starts the app on a throwaway SQLite database with the demo letter and a few confirmed public
+signers, then drives headless Chromium with JavaScript off (as many of our readers browse) and
+saves full-page PNGs named ``<page>-<phone|desktop>.png`` into ./screenshots/ (gitignored).
+The letter page, before and after a form with errors is sent, also gets a ``-fold`` shot of
+just the screen a visitor sees first. No mail leaves: no SMTP server is set and no worker runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+from alembic import command
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlmodel import select
+
+from app.cli import alembic_config
+from app.config import Settings
+from app.db import open_session
+from app.kit.tokens import Purpose, Tokens
+from app.letters import service as letters
+from app.letters.demo import DEMO_SLUG, create_demo_letter
+from app.main import create_app
+from app.signatures import service as signatures
+from app.signatures.models import Signature, Visibility
+from app.signatures.schemas import SignatureInput
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORTS = {"phone": (390, 844), "desktop": (1366, 900)}
+TOKEN_DAYS = 7 * 86_400.0
+
+SIGNERS = [
+    ("Maria Ivanova", "human rights lawyer", "Tbilisi", "GE"),
+    ("Jonas Petrauskas", "", "Vilnius", "LT"),
+    ("Léa Moreau", "Amnesty International volunteer", "Lyon", "FR"),
+    ("Oleksandr Kovalenko", "journalist", "", "UA"),
+    ("Sofia Andersson", "", "Uppsala", "SE"),
+    ("Ahmed El-Sayed", "University of Leeds", "Leeds", "GB"),
+    ("Katarzyna Nowak", "teacher", "Kraków", "PL"),
+    ("Emily Chen", "", "", ""),
+    ("Giorgi Beridze", "physician", "Batumi", "GE"),
+    ("Hannah Müller", "Pfarrerin", "Leipzig", "DE"),
+    ("Tomás Ortega", "", "Valencia", "ES"),
+    ("Nadia Rahman", "student", "Toronto", "CA"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed_signers(settings: Settings, count: int) -> None:
+    """Confirmed public signers, made through the same services a request uses."""
+    app = create_app(settings)
+    engine = app.state.engine
+    tokens: Tokens = app.state.tokens
+    with open_session(engine, write=True) as session:
+        create_demo_letter(session)
+        session.commit()
+    for number, (name, affiliation, city, country) in enumerate(SIGNERS[:count]):
+        with open_session(engine, write=True) as session:
+            letter = letters.get_public_summary(session, slug=DEMO_SLUG)
+            data = SignatureInput(
+                name=name,
+                email=f"signer{number}@example.org",
+                affiliation=affiliation,
+                city=city,
+                country=country,
+                visibility=Visibility.PUBLIC,
+            )
+            signatures.sign(session, letter_id=letter.id, data=data, duplicate_notice_limit=3)
+            session.commit()
+        token = tokens.make(Purpose.CONFIRM, latest_public_id(settings))
+        with open_session(engine, write=True) as session:
+            signatures.confirm(session, tokens=tokens, token=token, max_age_seconds=TOKEN_DAYS)
+            session.commit()
+    engine.dispose()
+
+
+def latest_public_id(settings: Settings) -> str:
+    """The opaque id of the newest signature, as a mailed link would carry it."""
+    app = create_app(settings)
+    with open_session(app.state.engine) as session:
+        newest = session.exec(select(Signature).order_by(Signature.id.desc())).first()  # type: ignore[union-attr]
+        assert newest is not None
+        public_id = newest.public_id
+    app.state.engine.dispose()
+    return public_id
+
+
+@contextmanager
+def running_app(settings: Settings, port: int) -> Iterator[None]:
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def shoot(page: Page, out: Path, name: str, width: str) -> None:
+    page.screenshot(path=out / f"{name}-{width}.png", full_page=True)
+    print(f"  {name}-{width}.png")
+
+
+def fill_sign_form(page: Page, *, name: str, email: str) -> None:
+    page.get_by_label("Full name", exact=True).fill(name)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Everyone", exact=True).check()
+    page.get_by_role("button", name="Sign", exact=True).click()
+    page.wait_for_load_state()
+
+
+def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> None:
+    for width, (w, h) in VIEWPORTS.items():
+        context = browser.new_context(
+            java_script_enabled=False, base_url=base, viewport={"width": w, "height": h}
+        )
+        page = context.new_page()
+
+        page.goto("/")
+        shoot(page, out, "index", width)
+
+        page.goto(f"/letters/{DEMO_SLUG}")
+        page.screenshot(path=out / f"letter-fold-{width}.png")
+        shoot(page, out, "letter", width)
+
+        fill_sign_form(page, name="A", email="not-an-address")
+        page.screenshot(path=out / f"letter-errors-fold-{width}.png")  # where focus landed
+        shoot(page, out, "letter-errors", width)
+
+        page.goto(f"/letters/{DEMO_SLUG}")
+        fill_sign_form(page, name=f"Reviewer on a {width}", email=f"reviewer-{width}@example.org")
+        shoot(page, out, "check-email", width)
+
+        tokens = Tokens(settings.resolved_secret_keys())
+        token = tokens.make(Purpose.CONFIRM, latest_public_id(settings))
+        page.goto(f"/confirm/{token}")
+        shoot(page, out, "confirm", width)
+
+        page.get_by_role("button", name="Confirm my signature").click()
+        page.wait_for_load_state()
+        shoot(page, out, "thank-you", width)
+
+        page.goto(f"/letters/{DEMO_SLUG}/signatures")
+        shoot(page, out, "signatures", width)
+
+        page.goto("/letters/no-such-letter")
+        shoot(page, out, "not-found", width)
+
+        context.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--signers", type=int, default=7, choices=range(len(SIGNERS) + 1))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="undersigned-shots-") as tmp:
+        port = free_port()
+        database_url = f"sqlite:///{tmp}/screenshots.db"
+        settings = Settings(
+            database_url=database_url,
+            data_dir=Path(tmp),
+            base_url=f"http://127.0.0.1:{port}",
+            secret_keys=["screenshots-only"],
+        )
+        command.upgrade(alembic_config(database_url), "head")
+        seed_signers(settings, args.signers)
+        with running_app(settings, port), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                shoot_all(browser, settings, settings.base_url, args.out)
+            finally:
+                browser.close()
+    print(f"Saved in {args.out.resolve()}")
+
+
+if __name__ == "__main__":
+    main()
