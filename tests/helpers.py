@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from email.message import EmailMessage
 
-from sqlalchemy import Engine
-from sqlmodel import select
+from sqlalchemy import Engine, update
+from sqlmodel import col, select
 from starlette.testclient import TestClient
 
-from app.db import open_session
-from app.signatures.models import Signature
+from app.db import open_session, utcnow
+from app.letters.models import Letter, LetterStatus
+from app.mail.models import OutboxMessage
+from app.mail.worker import MailWorker
+from app.signatures.models import Signature, SignatureState, Visibility
+from app.signatures.schemas import canonical_email
+from app.signatures.service import new_public_id
 from tests.conftest import BASE_URL
+from tests.smtp import SMTPServer
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]*)"')
 LINK = re.compile(re.escape(BASE_URL) + r"(/(?:confirm|withdraw)/[A-Za-z0-9._-]+)")
@@ -56,3 +63,99 @@ def links(message: EmailMessage) -> dict[str, str]:
 def signatures(engine: Engine) -> list[Signature]:
     with open_session(engine) as session:
         return list(session.exec(select(Signature).order_by(Signature.id)).all())  # type: ignore[arg-type]
+
+
+def count(client: TestClient, slug: str) -> int:
+    """The public count, as /letters/{slug}/count.json gives it."""
+    response = client.get(f"/letters/{slug}/count.json")
+    assert response.status_code == 200
+    return int(response.json()["signatures"])
+
+
+def press_button(client: TestClient, path: str):  # type: ignore[no-untyped-def]
+    """Open a mailed link's page and press its button (confirm or withdraw)."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return client.post(path, data={"csrf_token": csrf_from(page.text)})
+
+
+def new_mail(worker: MailWorker, smtp: SMTPServer) -> list[EmailMessage]:
+    """Run the mail worker once; the messages the SMTP server received because of it."""
+    before = len(smtp.messages)
+    worker.deliver_due()
+    return smtp.messages[before:]
+
+
+def outbox(engine: Engine) -> list[OutboxMessage]:
+    with open_session(engine) as session:
+        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())  # type: ignore[arg-type]
+
+
+def add_letter(
+    engine: Engine,
+    slug: str,
+    *,
+    status: LetterStatus = LetterStatus.OPEN,
+    goal: int | None = None,
+    closes_at: datetime | None = None,
+) -> int:
+    with open_session(engine, write=True) as session:
+        letter = Letter(
+            slug=slug,
+            title=f"Letter {slug}",
+            summary=f"Summary of {slug}",
+            body_markdown=f"The text of {slug}.",
+            status=status,
+            goal=goal,
+            closes_at=closes_at,
+            published_at=None if status is LetterStatus.DRAFT else utcnow(),
+        )
+        session.add(letter)
+        session.commit()
+        assert letter.id is not None
+        return letter.id
+
+
+def update_letter(engine: Engine, slug: str, **values: object) -> None:
+    with open_session(engine, write=True) as session:
+        session.execute(update(Letter).where(col(Letter.slug) == slug).values(**values))
+        session.commit()
+
+
+def add_signature(
+    engine: Engine,
+    slug: str,
+    *,
+    name: str,
+    email: str,
+    state: SignatureState = SignatureState.CONFIRMED,
+    visibility: Visibility = Visibility.PUBLIC,
+    confirmed_at: datetime | None = None,
+    city: str = "",
+    affiliation: str = "",
+    country: str = "",
+) -> Signature:
+    """A signature stored directly, for pages that need many of them."""
+    with open_session(engine, write=True) as session:
+        letter_id = session.exec(select(Letter.id).where(Letter.slug == slug)).one()
+        signature = Signature(
+            public_id=new_public_id(),
+            letter_id=letter_id,  # type: ignore[arg-type]
+            name=name,
+            email=email,
+            email_canonical=canonical_email(email),
+            city=city,
+            affiliation=affiliation,
+            country=country,
+            state=state,
+            visibility=visibility,
+            confirmed_at=confirmed_at or (utcnow() if state is SignatureState.CONFIRMED else None),
+        )
+        session.add(signature)
+        session.commit()
+        return signature
+
+
+def form_token(client: TestClient, slug: str) -> str:
+    """The visitor's CSRF token, read from a page with a form (the letter's)."""
+    return csrf_from(client.get(f"/letters/{slug}").text)

@@ -43,13 +43,16 @@ def list_public_letters(session: Session) -> list[LetterSummary]:
     letters = session.exec(
         select(Letter)
         .where(col(Letter.status).in_(PUBLIC_STATUSES))
-        .order_by(col(Letter.status), col(Letter.published_at).desc(), col(Letter.id).desc())
+        # Open letters first: "open" sorts after "closed", hence descending.
+        .order_by(col(Letter.status).desc(), col(Letter.published_at).desc(), col(Letter.id).desc())
     ).all()
     return [_summary(letter, now) for letter in letters]
 
 
 def get_public_summary(session: Session, *, slug: str) -> LetterSummary:
     """Drafts are not public: they are 'not found' to everyone here."""
+    if "\x00" in slug:  # PostgreSQL refuses NUL in text: no letter has one
+        raise LetterNotFound(slug)
     letter = session.exec(select(Letter).where(Letter.slug == slug)).first()
     if letter is None or letter.status not in PUBLIC_STATUSES:
         raise LetterNotFound(slug)

@@ -56,13 +56,16 @@ def normalise_email(raw: str) -> str | None:
         return None
     if not re.fullmatch(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}", labels[-1]):
         return None
-    return f"{local}@{ascii_domain}"
+    normalised = f"{local}@{ascii_domain}"
+    # An international domain grows when spelled in ASCII: check the length again.
+    return normalised if len(normalised) <= EMAIL_MAX else None
 
 
 def canonical_email(email: str) -> str:
     """One mailbox, one spelling: lower case, ``+tags`` dropped, Gmail's dots dropped."""
     local, _, domain = email.lower().rpartition("@")
-    local = local.split("+", 1)[0]
+    # A local part that starts with "+" has no tag to drop: keep it whole, not empty.
+    local = local.split("+", 1)[0] or local
     if domain in _GMAIL_DOMAINS:
         local = local.replace(".", "")
         domain = "gmail.com"

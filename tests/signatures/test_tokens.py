@@ -1,0 +1,310 @@
+"""Mailed links: expiry, tampering, purpose, key rotation; GET never acts; POST needs CSRF."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+
+import pytest
+from itsdangerous import TimestampSigner
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from app.config import Settings
+from app.kit.tokens import Purpose, TokenError, Tokens
+from app.mail.sender import SMTPSender
+from app.mail.worker import MailWorker
+from app.main import create_app
+from app.signatures.models import SignatureState
+from tests.conftest import BASE_URL
+from tests.helpers import count, csrf_from, links, new_mail, outbox, press_button, sign, signatures
+from tests.html import parse
+from tests.smtp import SMTPServer
+
+DAY = 86_400
+TEST_KEY = "test-signing-key"
+
+
+def made_ago(purpose: Purpose, public_id: str, seconds: float, keys: list[str]) -> str:
+    """A genuine token, as if it had been mailed ``seconds`` ago."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time() - seconds))
+        return Tokens(keys).make(purpose, public_id)
+
+
+def signed_and_mailed(
+    client: TestClient, slug: str, worker: MailWorker, smtp: SMTPServer
+) -> dict[str, str]:
+    assert sign(client, slug).status_code == 200
+    [mail] = new_mail(worker, smtp)
+    return links(mail)
+
+
+def snapshot(engine: Engine) -> list[tuple[object, ...]]:
+    """Everything a request could change: each signature's state and the outbox."""
+    rows: list[tuple[object, ...]] = [
+        (
+            s.id,
+            s.state,
+            s.public_id,
+            s.name,
+            s.duplicate_notices,
+            s.confirmed_at,
+            s.withdrawn_at,
+        )
+        for s in signatures(engine)
+    ]
+    rows += [(m.id, m.kind, m.status) for m in outbox(engine)]
+    return rows
+
+
+def assert_refused(response, heading: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == 400
+    assert heading in response.text
+    assert "text/html" in response.headers["content-type"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "route", "max_age_days"),
+    [(Purpose.CONFIRM, "confirm", 7), (Purpose.WITHDRAW, "withdraw", 365)],
+)
+def test_expired_links_are_refused(
+    client: TestClient,
+    engine: Engine,
+    worker: MailWorker,
+    smtp: SMTPServer,
+    letter_slug: str,
+    purpose: Purpose,
+    route: str,
+    max_age_days: int,
+) -> None:
+    signed_and_mailed(client, letter_slug, worker, smtp)
+    [signature] = signatures(engine)
+    csrf = csrf_from(client.get(f"/letters/{letter_slug}").text)
+    before = snapshot(engine)
+
+    old = made_ago(purpose, signature.public_id, (max_age_days + 1) * DAY, [TEST_KEY])
+    for response in (
+        client.get(f"/{route}/{old}"),
+        client.post(f"/{route}/{old}", data={"csrf_token": csrf}),
+        client.post(f"/{route}/{old}", data={}),
+    ):
+        assert_refused(response, "This link has expired")
+    assert snapshot(engine) == before
+
+    # Just inside its lifetime, the same kind of link still works.
+    recent = made_ago(purpose, signature.public_id, (max_age_days - 1) * DAY, [TEST_KEY])
+    assert press_button(client, f"/{route}/{recent}").status_code == 200
+    expected = SignatureState.CONFIRMED if route == "confirm" else SignatureState.WITHDRAWN
+    assert signatures(engine)[0].state is expected
+
+
+def tampered_versions(token: str) -> list[str]:
+    payload, timestamp, signature = token.split(".")
+    flipped = "A" if signature[0] != "A" else "B"
+    return [
+        f"{payload}.{timestamp}.{flipped}{signature[1:]}",  # signature changed
+        f"{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{timestamp}.{signature}",  # payload
+        f"{payload}.{timestamp}.{signature[:-4]}",  # cut short, as a mail client might
+        f"{payload}.{timestamp}",
+        "not-a-token",
+        Tokens(["someone-elses-key"]).make(Purpose.CONFIRM, "x" * 22),
+    ]
+
+
+def test_tampered_links_are_refused(
+    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+) -> None:
+    found = signed_and_mailed(client, letter_slug, worker, smtp)
+    csrf = csrf_from(client.get(f"/letters/{letter_slug}").text)
+    before = snapshot(engine)
+    for route in ("confirm", "withdraw"):
+        token = found[route].split("/")[-1]
+        for bad in tampered_versions(token):
+            assert_refused(client.get(f"/{route}/{bad}"), "This link is not valid")
+            posted = client.post(f"/{route}/{bad}", data={"csrf_token": csrf})
+            assert_refused(posted, "This link is not valid")
+    assert snapshot(engine) == before
+    assert signatures(engine)[0].state is SignatureState.PENDING
+
+
+def test_a_genuine_link_to_no_signature_is_gone(client: TestClient, letter_slug: str) -> None:
+    token = Tokens([TEST_KEY]).make(Purpose.CONFIRM, "no-such-signature")
+    response = client.get(f"/confirm/{token}")
+    assert response.status_code == 410
+    assert "This link is no longer valid" in response.text
+
+
+def test_links_only_work_for_their_own_purpose(
+    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+) -> None:
+    found = signed_and_mailed(client, letter_slug, worker, smtp)
+    confirm_token = found["confirm"].split("/")[-1]
+    withdraw_token = found["withdraw"].split("/")[-1]
+    csrf = csrf_from(client.get(f"/letters/{letter_slug}").text)
+    before = snapshot(engine)
+
+    # A withdraw link used to confirm must not confirm a pending signature...
+    assert_refused(client.get(f"/confirm/{withdraw_token}"), "This link is not valid")
+    posted = client.post(f"/confirm/{withdraw_token}", data={"csrf_token": csrf})
+    assert_refused(posted, "This link is not valid")
+    assert snapshot(engine) == before
+
+    # ...and a confirm link used to withdraw must not withdraw a confirmed one.
+    assert press_button(client, found["confirm"]).status_code == 200
+    before = snapshot(engine)
+    assert_refused(client.get(f"/withdraw/{confirm_token}"), "This link is not valid")
+    posted = client.post(f"/withdraw/{confirm_token}", data={"csrf_token": csrf})
+    assert_refused(posted, "This link is not valid")
+    assert snapshot(engine) == before
+    assert signatures(engine)[0].state is SignatureState.CONFIRMED
+    assert count(client, letter_slug) == 1
+
+
+@contextmanager
+def app_with_keys(settings: Settings, keys: list[str]) -> Iterator[tuple[TestClient, Settings]]:
+    """A second instance of the app on the same database, configured with other keys."""
+    other = Settings(
+        database_url=settings.database_url,
+        data_dir=settings.data_dir,
+        base_url=BASE_URL,
+        secret_keys=keys,
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        smtp_timeout_seconds=settings.smtp_timeout_seconds,
+        mail_from=settings.mail_from,
+    )
+    app = create_app(other)
+    try:
+        with TestClient(app, base_url="http://testserver") as client:
+            yield client, other
+    finally:
+        app.state.engine.dispose()
+
+
+def token_of(mail: EmailMessage, route: str) -> str:
+    return links(mail)[route].split("/")[-1]
+
+
+def test_key_rotation_keeps_old_links_working(
+    client: TestClient,
+    engine: Engine,
+    worker: MailWorker,
+    smtp: SMTPServer,
+    settings: Settings,
+    letter_slug: str,
+) -> None:
+    found = signed_and_mailed(client, letter_slug, worker, smtp)
+
+    with app_with_keys(settings, ["retired-only"]) as (stranger, _):
+        assert_refused(stranger.get(found["confirm"]), "This link is not valid")
+
+    with app_with_keys(settings, ["brand-new-key", TEST_KEY]) as (rotated, rotated_settings):
+        # Mailed before the rotation, signed with the old key: still good.
+        confirmed = press_button(rotated, found["confirm"])
+        assert confirmed.status_code == 200
+        assert "Thank you" in confirmed.text
+        assert signatures(engine)[0].state is SignatureState.CONFIRMED
+
+        # New mail is signed with the first key listed.
+        sign(rotated, letter_slug, email="anna+again@example.org")
+        new_worker = MailWorker(
+            engine=engine, settings=rotated_settings, sender=SMTPSender(rotated_settings)
+        )
+        [reminder] = new_mail(new_worker, smtp)
+        token = token_of(reminder, "withdraw")
+        assert Tokens(["brand-new-key"]).read(Purpose.WITHDRAW, token, max_age_seconds=60)
+        with pytest.raises(TokenError):
+            Tokens([TEST_KEY]).read(Purpose.WITHDRAW, token, max_age_seconds=60)
+        assert rotated.get(f"/withdraw/{token}").status_code == 200
+    # The app that only knows the old key cannot read the new links.
+    assert_refused(client.get(f"/withdraw/{token}"), "This link is not valid")
+
+
+def test_get_and_head_never_change_anything(
+    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+) -> None:
+    found = signed_and_mailed(client, letter_slug, worker, smtp)
+    before = snapshot(engine)
+    paths = [
+        "/",
+        f"/letters/{letter_slug}",
+        f"/letters/{letter_slug}/signatures",
+        f"/letters/{letter_slug}/count.json",
+        f"/letters/{letter_slug}/check-email",
+        f"/letters/{letter_slug}/thank-you",
+        f"/letters/{letter_slug}/withdrawn",
+        found["confirm"],
+        found["withdraw"],
+    ]
+    for _ in range(2):  # as a mail scanner and then a person might
+        for path in paths:
+            assert client.get(path).status_code == 200, path
+            assert client.head(path).status_code == 200, path
+    # The sign address does nothing but refuse when fetched.
+    assert client.get(f"/letters/{letter_slug}/sign").status_code == 405
+    assert snapshot(engine) == before
+    assert signatures(engine)[0].state is SignatureState.PENDING
+    assert count(client, letter_slug) == 0
+
+
+@pytest.mark.parametrize("csrf", [None, "", "wrong", "x" * 43])
+def test_sign_without_the_form_token_changes_nothing(
+    client: TestClient, engine: Engine, letter_slug: str, csrf: str | None
+) -> None:
+    client.get(f"/letters/{letter_slug}")  # the visitor has a cookie, but the form lacks it
+    data = {"name": "Anna Example", "email": "anna@example.org", "city": "Riga"}
+    if csrf is not None:
+        data["csrf_token"] = csrf
+    response = client.post(f"/letters/{letter_slug}/sign", data=data)
+    assert response.status_code == 400
+    assert "Your form had expired, so nothing was sent" in response.text
+    assert 'value="Anna Example"' in response.text  # what was typed is still there
+    assert 'value="anna@example.org"' in response.text
+    assert response.headers["cache-control"] == "no-store"
+    # The page offers a fresh token that works.
+    assert sign(client, letter_slug, csrf_token=csrf_from(response.text)).status_code == 200
+    assert len(signatures(engine)) == 1
+
+
+def test_sign_with_a_token_from_another_visitor_changes_nothing(
+    client: TestClient, engine: Engine, letter_slug: str
+) -> None:
+    theirs = csrf_from(client.get(f"/letters/{letter_slug}").text)
+    client.cookies.clear()
+    response = client.post(
+        f"/letters/{letter_slug}/sign",
+        data={"name": "Anna Example", "email": "anna@example.org", "csrf_token": theirs},
+    )
+    assert response.status_code == 400
+    assert "Your form had expired" in response.text
+    assert signatures(engine) == []
+    assert outbox(engine) == []
+
+
+@pytest.mark.parametrize("route", ["confirm", "withdraw"])
+def test_buttons_without_the_form_token_change_nothing(
+    client: TestClient,
+    engine: Engine,
+    worker: MailWorker,
+    smtp: SMTPServer,
+    letter_slug: str,
+    route: str,
+) -> None:
+    found = signed_and_mailed(client, letter_slug, worker, smtp)
+    if route == "withdraw":
+        assert press_button(client, found["confirm"]).status_code == 200
+    before = snapshot(engine)
+    client.get(found[route])
+    for data in ({}, {"csrf_token": ""}, {"csrf_token": "y" * 43}):
+        response = client.post(found[route], data=data)
+        assert response.status_code == 400
+        assert "Your form had expired, so nothing was sent" in response.text
+        assert response.headers["cache-control"] == "no-store"
+        # The page is shown again with its button and a usable token.
+        assert parse(response.text).find("form", method="post") is not None
+        assert csrf_from(response.text)
+    assert snapshot(engine) == before
