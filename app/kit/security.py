@@ -63,12 +63,6 @@ class SecurityMiddleware:
         # development); a browser never lets a page elsewhere forge either in Origin.
         own_origin = f"{scope['scheme']}://{headers.get('host', '')}".lower()
         allowed = {self.allowed_origin, own_origin}
-        if scope["method"] not in SAFE_METHODS and is_cross_site(headers, allowed):
-            response = PlainTextResponse(
-                "This form was sent from another website, so it was refused.", status_code=403
-            )
-            await response(scope, receive, send)
-            return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -81,6 +75,12 @@ class SecurityMiddleware:
                     out.append("set-cookie", self._cookie(new_token))
             await send(message)
 
+        if scope["method"] not in SAFE_METHODS and is_cross_site(headers, allowed):
+            response = PlainTextResponse(
+                "This form was sent from another website, so it was refused.", status_code=403
+            )
+            await response(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
 
     def _cookie(self, token: str) -> str:

@@ -179,6 +179,7 @@ class TokenSignature:
     letter_id: int
     letter_slug: str
     letter_title: str
+    letter_accepting: bool
     state: SignatureState
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from app.db import utcnow
 from app.kit.tokens import Purpose, TokenError, Tokens
 from app.letters import service as letters
+from app.letters.schemas import LetterSummary
 from app.mail import service as mail
 from app.signatures.models import Signature, SignatureState, Visibility
 from app.signatures.schemas import (
@@ -147,6 +148,16 @@ def _signature_for_token(
     return signature
 
 
+def _token_view(letter: LetterSummary, state: SignatureState) -> TokenSignature:
+    return TokenSignature(
+        letter_id=letter.id,
+        letter_slug=letter.slug,
+        letter_title=letter.title,
+        letter_accepting=letter.accepting,
+        state=state,
+    )
+
+
 def describe_token(
     session: Session, *, tokens: Tokens, purpose: Purpose, token: str, max_age_seconds: float
 ) -> TokenSignature:
@@ -155,12 +166,7 @@ def describe_token(
         session, tokens=tokens, purpose=purpose, token=token, max_age_seconds=max_age_seconds
     )
     letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
-    return TokenSignature(
-        letter_id=letter.id,
-        letter_slug=letter.slug,
-        letter_title=letter.title,
-        state=signature.state,
-    )
+    return _token_view(letter, signature.state)
 
 
 def confirm(
@@ -186,12 +192,7 @@ def confirm(
             .where(col(Signature.state) == SignatureState.PENDING)
             .values(state=SignatureState.CONFIRMED, confirmed_at=utcnow())
         )
-    return TokenSignature(
-        letter_id=letter.id,
-        letter_slug=letter.slug,
-        letter_title=letter.title,
-        state=SignatureState.CONFIRMED,
-    )
+    return _token_view(letter, SignatureState.CONFIRMED)
 
 
 def withdraw(
@@ -224,12 +225,7 @@ def withdraw(
             visibility=Visibility.COUNTED_ONLY,
         )
     )
-    return TokenSignature(
-        letter_id=letter.id,
-        letter_slug=letter.slug,
-        letter_title=letter.title,
-        state=SignatureState.WITHDRAWN,
-    )
+    return _token_view(letter, SignatureState.WITHDRAWN)
 
 
 def count_confirmed(session: Session, *, letter_id: int) -> int:

@@ -26,7 +26,6 @@ from tests.helpers import (
     links,
     new_mail,
     outbox,
-    press_button,
     sign,
     signatures,
     update_letter,
@@ -164,7 +163,11 @@ def test_closed_letters_refuse_confirmations(
     [mail] = new_mail(worker, smtp)
     update_letter(engine, letter_slug, **CLOSINGS[how])
 
-    refused = press_button(client, links(mail)["confirm"])
+    path = links(mail)["confirm"]
+    page = client.get(path)
+    assert "This letter is closed" in page.text
+    assert "Confirm my signature" not in page.text  # no button that could only fail
+    refused = client.post(path, data={"csrf_token": client.cookies["us_csrf"]})
     assert refused.status_code == 409
     assert "This letter is closed" in refused.text
     assert [s.state for s in signatures(engine)] == [SignatureState.PENDING]

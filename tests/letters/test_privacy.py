@@ -179,6 +179,8 @@ def test_cross_site_posts_are_refused(
     refused = client.post(f"/letters/{letter_slug}/sign", data=data, headers=headers)
     assert refused.status_code == 403
     assert "another website" in refused.text
+    assert "frame-ancestors 'none'" in refused.headers["content-security-policy"]
+    assert refused.headers["x-content-type-options"] == "nosniff"
     assert signatures(engine) == []
     assert outbox(engine) == []
 
