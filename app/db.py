@@ -62,11 +62,18 @@ def string_enum(enum_type: type[StrEnum]) -> SAEnum:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a database error's message must never carry a signer's address into a log.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -4,7 +4,7 @@ pagination, headers, cross-site posts, and the demo letter."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -283,3 +283,15 @@ def test_the_demo_twice_changes_nothing(
     demo(settings)
     assert capsys.readouterr().out.count("already there") == 2
     assert table_sizes(engine) == before
+
+
+def test_the_closing_date_is_shown(client: TestClient, engine: Engine, letter_slug: str) -> None:
+    closes = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
+    update_letter(engine, letter_slug, closes_at=closes)
+    page = client.get(f"/letters/{letter_slug}").text
+    assert "Open for signatures until March 1, 2031." in page
+
+    update_letter(engine, letter_slug, closes_at=datetime(2020, 3, 1, 12, 0, tzinfo=UTC))
+    page = client.get(f"/letters/{letter_slug}").text
+    assert "Closed on March 1, 2020." in page
+    assert sign_form(page) is None
