@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CSRF_COOKIE = "us_csrf"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Our forms are a few kilobytes; nothing bigger is read into memory.
+MAX_BODY_BYTES = 64 * 1024
 
 DEFAULT_HEADERS = {
     "content-security-policy": (
@@ -81,11 +83,32 @@ class SecurityMiddleware:
             )
             await response(scope, receive, send_with_headers)
             return
-        await self.app(scope, receive, send_with_headers)
+        declared = headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            response = PlainTextResponse("What was sent is too large.", status_code=413)
+            await response(scope, receive, send_with_headers)
+            return
+        await self.app(scope, _limited(receive), send_with_headers)
 
     def _cookie(self, token: str) -> str:
         secure = "; Secure" if self.secure_cookies else ""
         return f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+
+
+def _limited(receive: Receive) -> Receive:
+    """A body sent without Content-Length (chunked) is cut off at the same limit."""
+    received = 0
+
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                return {"type": "http.disconnect"}
+        return message
+
+    return limited_receive
 
 
 def csrf_token(request: Request) -> str:

@@ -218,3 +218,23 @@ def test_an_origin_of_null_is_left_to_the_form_token(
     accepted = client.post(f"/letters/{letter_slug}/sign", data=data, headers=headers)
     assert accepted.status_code == 200
     assert len(signatures(engine)) == 1
+
+
+def test_oversized_posts_are_refused_and_store_nothing(
+    client: TestClient, engine: Engine, letter_slug: str
+) -> None:
+    token = form_token(client, letter_slug)
+    huge = {"name": "A" * 100_000, "email": "anna@example.org", "csrf_token": token}
+    refused = client.post(f"/letters/{letter_slug}/sign", data=huge)
+    assert refused.status_code == 413
+    assert refused.headers["x-content-type-options"] == "nosniff"
+
+    def chunks():  # no Content-Length: sent chunked
+        yield f"csrf_token={token}&email=anna%40example.org&name=".encode()
+        for _ in range(100):
+            yield b"A" * 1000
+
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    cut = client.post(f"/letters/{letter_slug}/sign", content=chunks(), headers=headers)
+    assert cut.status_code == 400
+    assert signatures(engine) == []
