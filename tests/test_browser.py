@@ -133,3 +133,14 @@ def test_invalid_email_is_explained_next_to_the_field(
     assert signatures(engine) == []
     assert worker.deliver_due() == 0
     assert smtp.messages == []
+
+
+def test_pages_request_nothing_from_other_sites(
+    page: Page, live_server: str, letter_slug: str
+) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    for path in ("/", f"/letters/{letter_slug}", f"/letters/{letter_slug}/signatures"):
+        page.goto(path)
+    assert any(url.endswith("/static/style.css") for url in requested)  # the listener works
+    assert [url for url in requested if not url.startswith(live_server)] == []
