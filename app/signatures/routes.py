@@ -68,43 +68,64 @@ def check_email(request: Request, session: SessionDep, slug: str) -> Response:
     return render_page(request, "signatures/check_email.html", {"letter": letter, "days": days})
 
 
-@router.api_route("/confirm/{token}", methods=["GET", "HEAD"])
-def confirm_page(request: Request, session: SessionDep, token: str) -> Response:
+def _max_age(request: Request, purpose: Purpose) -> float:
+    settings = _settings(request)
+    days = (
+        settings.confirm_token_max_age_days
+        if purpose is Purpose.CONFIRM
+        else settings.withdraw_token_max_age_days
+    )
+    return days * DAY
+
+
+def _token_page(
+    request: Request,
+    session: SessionDep,
+    token: str,
+    purpose: Purpose,
+    *,
+    notice: str = "",
+    status_code: int = 200,
+) -> Response:
+    """The page a mailed link opens: what the button will do, and the button. Changes nothing."""
     described = service.describe_token(
         session,
         tokens=_tokens(request),
-        purpose=Purpose.CONFIRM,
+        purpose=purpose,
         token=token,
-        max_age_seconds=_settings(request).confirm_token_max_age_days * DAY,
+        max_age_seconds=_max_age(request, purpose),
+    )
+    template = (
+        "signatures/confirm.html" if purpose is Purpose.CONFIRM else "signatures/withdraw.html"
     )
     return render_page(
         request,
-        "signatures/confirm.html",
-        {"signature": described, "notice": ""},
+        template,
+        {"signature": described, "notice": notice},
+        status_code=status_code,
         form=True,
         token_page=True,
     )
+
+
+@router.api_route("/confirm/{token}", methods=["GET", "HEAD"])
+def confirm_page(request: Request, session: SessionDep, token: str) -> Response:
+    return _token_page(request, session, token, Purpose.CONFIRM)
 
 
 @router.post("/confirm/{token}")
 def confirm_signature(
     request: Request, session: SessionDep, token: str, data: Annotated[ButtonFormData, Form()]
 ) -> Response:
-    max_age = _settings(request).confirm_token_max_age_days * DAY
     if not csrf_valid(request, data.csrf_token):
-        described = service.describe_token(
-            session,
-            tokens=_tokens(request),
-            purpose=Purpose.CONFIRM,
-            token=token,
-            max_age_seconds=max_age,
-        )
-        context = {"signature": described, "notice": EXPIRED_FORM}
-        return render_page(
-            request, "signatures/confirm.html", context, status_code=400, form=True, token_page=True
+        return _token_page(
+            request, session, token, Purpose.CONFIRM, notice=EXPIRED_FORM, status_code=400
         )
     confirmed = service.confirm(
-        session, tokens=_tokens(request), token=token, max_age_seconds=max_age
+        session,
+        tokens=_tokens(request),
+        token=token,
+        max_age_seconds=_max_age(request, Purpose.CONFIRM),
     )
     return RedirectResponse(f"/letters/{confirmed.letter_slug}/thank-you", status_code=303)
 
@@ -120,46 +141,22 @@ def thank_you(request: Request, session: SessionDep, slug: str) -> Response:
 
 @router.api_route("/withdraw/{token}", methods=["GET", "HEAD"])
 def withdraw_page(request: Request, session: SessionDep, token: str) -> Response:
-    described = service.describe_token(
-        session,
-        tokens=_tokens(request),
-        purpose=Purpose.WITHDRAW,
-        token=token,
-        max_age_seconds=_settings(request).withdraw_token_max_age_days * DAY,
-    )
-    return render_page(
-        request,
-        "signatures/withdraw.html",
-        {"signature": described, "notice": ""},
-        form=True,
-        token_page=True,
-    )
+    return _token_page(request, session, token, Purpose.WITHDRAW)
 
 
 @router.post("/withdraw/{token}")
 def withdraw_signature(
     request: Request, session: SessionDep, token: str, data: Annotated[ButtonFormData, Form()]
 ) -> Response:
-    max_age = _settings(request).withdraw_token_max_age_days * DAY
     if not csrf_valid(request, data.csrf_token):
-        described = service.describe_token(
-            session,
-            tokens=_tokens(request),
-            purpose=Purpose.WITHDRAW,
-            token=token,
-            max_age_seconds=max_age,
-        )
-        context = {"signature": described, "notice": EXPIRED_FORM}
-        return render_page(
-            request,
-            "signatures/withdraw.html",
-            context,
-            status_code=400,
-            form=True,
-            token_page=True,
+        return _token_page(
+            request, session, token, Purpose.WITHDRAW, notice=EXPIRED_FORM, status_code=400
         )
     withdrawn = service.withdraw(
-        session, tokens=_tokens(request), token=token, max_age_seconds=max_age
+        session,
+        tokens=_tokens(request),
+        token=token,
+        max_age_seconds=_max_age(request, Purpose.WITHDRAW),
     )
     return RedirectResponse(f"/letters/{withdrawn.letter_slug}/withdrawn", status_code=303)
 
