@@ -21,9 +21,7 @@ router = APIRouter()
 @router.api_route("/", methods=["GET", "HEAD"])
 def list_letters(request: Request, session: SessionDep) -> Response:
     letters = service.list_public_letters(session)
-    counts = {
-        letter.id: signatures.count_confirmed(session, letter_id=letter.id) for letter in letters
-    }
+    counts = signatures.counts_confirmed(session, letter_ids=[letter.id for letter in letters])
     return render_page(request, "letters/index.html", {"letters": letters, "counts": counts})
 
 

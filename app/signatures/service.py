@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Table, func, update
+from sqlalchemy import ColumnElement, Table, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.db import utcnow
 from app.kit.tokens import Purpose, TokenError, Tokens
@@ -228,13 +230,19 @@ def withdraw(
     return _token_view(letter, SignatureState.WITHDRAWN)
 
 
-def count_confirmed(session: Session, *, letter_id: int) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(Signature)
-        .where(Signature.letter_id == letter_id)
+def counts_confirmed(session: Session, *, letter_ids: Sequence[int]) -> dict[int, int]:
+    """Confirmed signatures of several letters in one query (letters with none are 0)."""
+    rows = session.exec(
+        select(Signature.letter_id, func.count())
+        .where(col(Signature.letter_id).in_(letter_ids))
         .where(Signature.state == SignatureState.CONFIRMED)
-    ).one()
+        .group_by(col(Signature.letter_id))
+    ).all()
+    return dict.fromkeys(letter_ids, 0) | dict(rows)
+
+
+def count_confirmed(session: Session, *, letter_id: int) -> int:
+    return counts_confirmed(session, letter_ids=[letter_id])[letter_id]
 
 
 def count_changed_at(session: Session, *, letter_id: int) -> datetime | None:
@@ -248,13 +256,16 @@ def count_changed_at(session: Session, *, letter_id: int) -> datetime | None:
     return max(moments) if moments else None
 
 
-def _public_query(letter_id: int):  # type: ignore[no-untyped-def]
+def _publicly_named(letter_id: int) -> tuple[ColumnElement[bool], ...]:
     return (
-        select(Signature)
-        .where(Signature.letter_id == letter_id)
-        .where(Signature.state == SignatureState.CONFIRMED)
-        .where(Signature.visibility == Visibility.PUBLIC)
+        col(Signature.letter_id) == letter_id,
+        col(Signature.state) == SignatureState.CONFIRMED,
+        col(Signature.visibility) == Visibility.PUBLIC,
     )
+
+
+def _public_query(letter_id: int) -> SelectOfScalar[Signature]:
+    return select(Signature).where(*_publicly_named(letter_id))
 
 
 def _public(signature: Signature) -> SignerPublic:
@@ -280,11 +291,7 @@ def public_signers_page(
     session: Session, *, letter_id: int, page: int, page_size: int
 ) -> SignersPage:
     total = session.exec(
-        select(func.count())
-        .select_from(Signature)
-        .where(Signature.letter_id == letter_id)
-        .where(Signature.state == SignatureState.CONFIRMED)
-        .where(Signature.visibility == Visibility.PUBLIC)
+        select(func.count()).select_from(Signature).where(*_publicly_named(letter_id))
     ).one()
     pages = max(1, math.ceil(total / page_size))
     page = min(max(page, 1), pages)
@@ -311,6 +318,7 @@ __all__ = [
     "TokenError",
     "confirm",
     "count_confirmed",
+    "counts_confirmed",
     "describe_token",
     "latest_public_signers",
     "public_signers_page",
