@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2 as httpx
-import uvicorn
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,11 +30,12 @@ from app.config import Settings
 from app.db import make_engine, open_session
 from app.letters.demo import DEMO_SLUG, create_demo_letter
 from app.main import create_app
-from tests.pg import PostgresServer, find_pg_bin, free_port
+from tests.live import serving
+from tests.pg import PostgresServer, find_pg_bin
 
 
 @contextmanager
-def serving(database_url: str, data_dir: Path) -> Iterator[str]:
+def demo_server(database_url: str, data_dir: Path) -> Iterator[str]:
     from alembic import command
 
     command.upgrade(alembic_config(database_url), "head")
@@ -44,19 +44,10 @@ def serving(database_url: str, data_dir: Path) -> Iterator[str]:
     with open_session(app.state.engine, write=True) as session:
         create_demo_letter(session)
         session.commit()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serving(app) as base_url:
+            yield base_url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         app.state.engine.dispose()
 
 
@@ -125,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="undersigned-bench-"))
     try:
-        with serving(f"sqlite:///{workdir / 'bench.db'}", workdir) as base:
+        with demo_server(f"sqlite:///{workdir / 'bench.db'}", workdir) as base:
             run("SQLite", base, args)
         bindir = find_pg_bin()
         if bindir is None:
@@ -137,7 +128,7 @@ def main() -> None:
             with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("CREATE DATABASE bench"))
             admin.dispose()
-            with serving(pg.url("bench"), workdir) as base:
+            with demo_server(pg.url("bench"), workdir) as base:
                 run("PostgreSQL", base, args)
         finally:
             pg.stop()

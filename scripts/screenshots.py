@@ -12,15 +12,12 @@ just the screen a visitor sees first. No mail leaves: no SMTP server is set and 
 from __future__ import annotations
 
 import argparse
-import socket
+import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import uvicorn
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.live
+
 from alembic import command
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlmodel import select
@@ -35,16 +32,9 @@ from app.main import create_app
 from app.signatures import service as signatures
 from app.signatures.models import Signature, Visibility
 from app.signatures.schemas import SignatureInput
+from tests.live import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.pg import free_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORTS = {"phone": (390, 844), "desktop": (1366, 900)}
 TOKEN_DAYS = 7 * 86_400.0
 
@@ -62,12 +52,6 @@ SIGNERS = [
     ("Tomás Ortega", "", "Valencia", "ES"),
     ("Nadia Rahman", "student", "Toronto", "CA"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def seed_signers(settings: Settings, count: int) -> None:
@@ -107,26 +91,6 @@ def latest_public_id(settings: Settings) -> str:
         public_id = newest.public_id
     app.state.engine.dispose()
     return public_id
-
-
-@contextmanager
-def running_app(settings: Settings, port: int) -> Iterator[None]:
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def shoot(page: Page, out: Path, name: str, width: str) -> None:
@@ -200,9 +164,9 @@ def main() -> None:
         )
         command.upgrade(alembic_config(database_url), "head")
         seed_signers(settings, args.signers)
-        with running_app(settings, port), sync_playwright() as playwright:
+        with serving(create_app(settings), port=port), sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
             )
             try:
                 shoot_all(browser, settings, settings.base_url, args.out)

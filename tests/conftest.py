@@ -20,6 +20,7 @@ from app.letters.demo import create_demo_letter
 from app.mail.sender import SMTPSender
 from app.mail.worker import MailWorker
 from app.main import create_app
+from tests.live import serving
 from tests.pg import PostgresServer, find_pg_bin, free_port
 from tests.smtp import SMTPServer
 
@@ -159,27 +160,5 @@ warnings.filterwarnings("default", category=ResourceWarning)
 @pytest.fixture
 def live_server(app_and_engine: tuple[object, Engine]) -> Iterator[str]:
     """The app served by a real uvicorn on a free loopback port; yields its base URL."""
-    import threading
-    import time
-
-    import uvicorn
-
-    port = free_port()
-    config = uvicorn.Config(
-        app_and_engine[0],  # type: ignore[arg-type]
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app_and_engine[0]) as base_url:  # type: ignore[arg-type]
+        yield base_url

@@ -19,19 +19,10 @@ from app.mail.worker import MailWorker
 from app.signatures.models import SignatureState, Visibility
 from tests.conftest import BASE_URL, skip_for_missing
 from tests.helpers import links, signatures, text_part
+from tests.live import CHROMIUM, CHROMIUM_ARGS
 from tests.smtp import SMTPServer
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
