@@ -11,8 +11,9 @@ import threading
 from alembic import command
 from alembic.config import Config
 
-from app.config import MIGRATIONS_DIR, Settings
+from app.config import MIGRATIONS_DIR, ConfigurationError, Settings
 from app.db import make_engine, open_session
+from app.privacy.keys import KeyMaterialError
 
 log = logging.getLogger("undersigned")
 
@@ -53,22 +54,32 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> Non
     if not settings.smtp_host:
         print("No UNDERSIGNED_SMTP_HOST set: mail is printed here instead of sent.")
     # The worker lives in the app's lifespan, so a SIGTERM stops it cleanly before exit.
-    app = create_app(settings, mail_worker=with_worker)
+    app = create_app(settings, job_worker=with_worker)
     # Our own request log (app.kit.logging) names routes, never tokens or addresses.
     uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True)
 
 
 def run_worker(settings: Settings) -> None:
+    from app.jobs.worker import JobWorker
     from app.mail.sender import make_sender
-    from app.mail.worker import MailWorker
-    from app.signatures import emails  # noqa: F401 - registers the mail builders
 
+    settings.check_startable()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     engine = make_engine(settings.resolved_database_url())
-    MailWorker(engine=engine, settings=settings, sender=make_sender(settings)).run(stop)
+    JobWorker(engine=engine, settings=settings, sender=make_sender(settings)).run(stop)
     engine.dispose()
+
+
+def rotate_keys(settings: Settings, *, batch_size: int) -> None:
+    from app.privacy.rotation import reencrypt_addresses
+
+    settings.check_startable()
+    engine = make_engine(settings.resolved_database_url())
+    changed = reencrypt_addresses(engine, keyring=settings.keyring(), batch_size=batch_size)
+    engine.dispose()
+    print(f"Re-encrypted {changed} address(es) with key {settings.keyring().current_key_id!r}.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,15 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--no-worker", action="store_true", help="run no mail worker (run `undersigned worker`)"
     )
-    commands.add_parser("worker", help="the mail worker alone")
+    commands.add_parser("worker", help="the job worker alone (mail, purges)")
+    rotate_parser = commands.add_parser(
+        "rotate-keys",
+        help="re-encrypt every stored address with the first of UNDERSIGNED_ENCRYPTION_KEYS",
+    )
+    rotate_parser.add_argument("--batch-size", type=int, default=500)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _run(args: argparse.Namespace) -> None:
     settings = Settings()
     if args.command == "migrate":
         migrate(settings)
@@ -100,6 +112,20 @@ def main(argv: list[str] | None = None) -> int:
         serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
     elif args.command == "worker":
         run_worker(settings)
+    elif args.command == "rotate-keys":
+        rotate_keys(settings, batch_size=args.batch_size)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        _run(args)
+    except (ConfigurationError, KeyMaterialError) as exc:
+        print(f"undersigned: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

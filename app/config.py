@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-import os
-import secrets
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.privacy.crypto import Keyring
+from app.privacy.keys import (
+    check_secret_key,
+    new_encryption_key_entry,
+    new_hash_key,
+    new_secret_key,
+    parse_encryption_keys,
+    parse_hash_key,
+    read_or_create,
+)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+
+
+class ConfigurationError(Exception):
+    """The service must not start with these settings; the message says what to set."""
 
 
 class Settings(BaseSettings):
@@ -28,6 +42,12 @@ class Settings(BaseSettings):
     # Comma-separated; the first signs, all verify (key rotation). Empty means a key kept in
     # ``data_dir/secret_key``, created on first use.
     secret_keys: Annotated[list[str], NoDecode] = []
+    # Comma-separated ``ID:BASE64`` (32 bytes each); the first encrypts addresses, all decrypt.
+    # Empty means keys kept in ``data_dir/encryption_keys`` (local default only).
+    encryption_keys: Annotated[list[str], NoDecode] = []
+    # Base64, at least 32 bytes: keys the hashes that find duplicate signatures without the
+    # address. Empty means ``data_dir/hash_key`` (local default only). Never change it.
+    hash_key: str = ""
 
     # Empty SMTP host means mail is printed to the console instead of sent.
     smtp_host: str = ""
@@ -41,17 +61,23 @@ class Settings(BaseSettings):
     confirm_token_max_age_days: float = 7.0
     # A signer may change their mind long after signing, so the withdraw link lives longer.
     withdraw_token_max_age_days: float = 365.0
-    # How many "you already signed" mails one signature may cause.
-    duplicate_notice_limit: int = 3
+    # Mails one signature may cause (confirmation links, reminders) per window, so nobody can
+    # flood a mailbox or use up its links.
+    signer_mail_limit: int = 3
+    signer_mail_window_hours: float = 24.0
+    # Unconfirmed signatures, and the jobs that mention them, are deleted after this.
+    unconfirmed_retention_days: float = 7.0
 
-    mail_poll_seconds: float = 1.0
-    mail_max_attempts: int = 12
-    mail_backoff_base_seconds: float = 30.0
-    mail_backoff_max_seconds: float = 3600.0
+    # The job queue (mail, purges): polling, leases, batches, retries.
+    job_poll_seconds: float = 1.0
+    job_lease_seconds: float = 300.0
+    job_batch_size: int = 20
+    job_backoff_base_seconds: float = 30.0
+    job_backoff_max_seconds: float = 3600.0
 
     signatures_page_size: int = 50
 
-    @field_validator("secret_keys", mode="before")
+    @field_validator("secret_keys", "encryption_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -69,21 +95,63 @@ class Settings(BaseSettings):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.data_dir / 'undersigned.db').resolve()}"
 
+    @property
+    def is_local_default(self) -> bool:
+        """SQLite in the data folder, with no database configured: a developer's machine."""
+        return not self.database_url
+
     def resolved_secret_keys(self) -> list[str]:
         """The configured keys, or one kept in the data folder so links survive restarts."""
         if self.secret_keys:
-            return self.secret_keys
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key_file = self.data_dir / "secret_key"
-        try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-        return [key_file.read_text().strip()]
+            source = "UNDERSIGNED_SECRET_KEYS"
+            return [check_secret_key(key, source=source) for key in self.secret_keys]
+        path = self.data_dir / "secret_key"
+        return [check_secret_key(read_or_create(path, new_secret_key), source=str(path))]
+
+    def keyring(self) -> Keyring:
+        """Encryption and hash keys: from the environment, or from the data folder locally."""
+        return _load_keyring(tuple(self.encryption_keys), self.hash_key, self.data_dir.resolve())
+
+    def missing_for_production(self) -> list[str]:
+        """What a deployment on a real database must set; empty on the local default."""
+        if self.is_local_default:
+            return []
+        required = {
+            "UNDERSIGNED_SECRET_KEYS": bool(self.secret_keys),
+            "UNDERSIGNED_ENCRYPTION_KEYS": bool(self.encryption_keys),
+            "UNDERSIGNED_HASH_KEY": bool(self.hash_key),
+            "UNDERSIGNED_BASE_URL": "base_url" in self.model_fields_set,
+            "UNDERSIGNED_SMTP_HOST": bool(self.smtp_host),
+        }
+        return [name for name, present in required.items() if not present]
+
+    def check_startable(self) -> None:
+        """Refuse to run a deployment that would lose keys, print mail or link to localhost."""
+        missing = self.missing_for_production()
+        if missing:
+            raise ConfigurationError(
+                "With UNDERSIGNED_DATABASE_URL set, these must be set too: " + ", ".join(missing)
+            )
+        self.resolved_secret_keys()
+        self.keyring()
 
     @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
+
+
+@lru_cache(maxsize=16)
+def _load_keyring(encryption_keys: tuple[str, ...], hash_key: str, data_dir: Path) -> Keyring:
+    if encryption_keys:
+        keys = parse_encryption_keys(list(encryption_keys), source="UNDERSIGNED_ENCRYPTION_KEYS")
+    else:
+        path = data_dir / "encryption_keys"
+        keys = parse_encryption_keys(
+            read_or_create(path, new_encryption_key_entry).split(","), source=str(path)
+        )
+    if hash_key:
+        material = parse_hash_key(hash_key, source="UNDERSIGNED_HASH_KEY")
+    else:
+        path = data_dir / "hash_key"
+        material = parse_hash_key(read_or_create(path, new_hash_key), source=str(path))
+    return Keyring(encryption_keys=tuple(keys), hash_key=material)

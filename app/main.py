@@ -16,6 +16,7 @@ from starlette.responses import Response
 from app.config import STATIC_DIR, Settings
 from app.counters.routes import router as counters_router
 from app.db import make_engine
+from app.jobs.worker import JobWorker, start_in_thread
 from app.kit.i18n import N_
 from app.kit.logging import RequestLogMiddleware
 from app.kit.pages import render_page
@@ -25,8 +26,6 @@ from app.kit.tokens import TokenError, Tokens
 from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
 from app.mail.sender import make_sender
-from app.mail.worker import MailWorker, start_in_thread
-from app.signatures import emails as _emails  # noqa: F401 - registers the mail builders
 from app.signatures.routes import router as signatures_router
 from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
 
@@ -38,7 +37,11 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
     SignatureGone: (
         410,
         N_("This link is no longer valid"),
-        N_("This signature has been replaced. Please use the newest email we sent you."),
+        N_(
+            "No signature answers to it any more: a newer email replaced it, the signature was"
+            " withdrawn, or it was never confirmed and has been deleted. Please use the newest"
+            " email we sent you, or sign again from the letter's page."
+        ),
     ),
     SignatureWithdrawn: (
         409,
@@ -68,8 +71,8 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
 
 
 @asynccontextmanager
-async def _run_mail_worker(app: FastAPI) -> AsyncIterator[None]:
-    worker = MailWorker(
+async def _run_job_worker(app: FastAPI) -> AsyncIterator[None]:
+    worker = JobWorker(
         engine=app.state.engine, settings=app.state.settings, sender=make_sender(app.state.settings)
     )
     thread, stop = start_in_thread(worker)
@@ -80,15 +83,16 @@ async def _run_mail_worker(app: FastAPI) -> AsyncIterator[None]:
         thread.join(timeout=30)
 
 
-def create_app(settings: Settings | None = None, *, mail_worker: bool = False) -> FastAPI:
-    """``mail_worker`` runs the outbox worker in a thread for the app's lifetime."""
+def create_app(settings: Settings | None = None, *, job_worker: bool = False) -> FastAPI:
+    """``job_worker`` runs the job worker (mail, purges) in a thread for the app's lifetime."""
     settings = settings or Settings()
+    settings.check_startable()
     app = FastAPI(
         title=settings.site_name,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        lifespan=_run_mail_worker if mail_worker else None,
+        lifespan=_run_job_worker if job_worker else None,
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.resolved_database_url())

@@ -16,15 +16,18 @@ from starlette.testclient import TestClient
 from app.cli import alembic_config
 from app.config import Settings
 from app.db import make_engine, open_session
+from app.jobs.worker import JobWorker
 from app.letters.demo import create_demo_letter
 from app.mail.sender import SMTPSender
-from app.mail.worker import MailWorker
 from app.main import create_app
 from tests.live import serving
 from tests.pg import PostgresServer, find_pg_bin, free_port
 from tests.smtp import SMTPServer
 
 BASE_URL = "http://undersigned.test"
+TEST_SECRET_KEY = "test-signing-key-" + "s" * 32
+TEST_ENCRYPTION_KEY = "t1:" + "A" * 43  # 32 zero bytes, base64: for tests only
+TEST_HASH_KEY = "B" * 43
 MISSING: list[str] = []
 
 
@@ -105,7 +108,9 @@ def settings(database_url: str, tmp_path: Path, smtp: SMTPServer) -> Settings:
         database_url=database_url,
         data_dir=tmp_path / "data",
         base_url=BASE_URL,
-        secret_keys=["test-signing-key"],
+        secret_keys=[TEST_SECRET_KEY],
+        encryption_keys=[TEST_ENCRYPTION_KEY],
+        hash_key=TEST_HASH_KEY,
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         smtp_timeout_seconds=5,
@@ -142,8 +147,9 @@ def letter_slug(engine: Engine) -> str:
 
 
 @pytest.fixture
-def worker(engine: Engine, settings: Settings) -> MailWorker:
-    return MailWorker(engine=engine, settings=settings, sender=SMTPSender(settings))
+def worker(engine: Engine, settings: Settings) -> JobWorker:
+    # No recurring jobs here, so counts of work done are the test's own; tests/privacy covers them.
+    return JobWorker(engine=engine, settings=settings, sender=SMTPSender(settings), recurring=())
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

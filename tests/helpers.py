@@ -11,13 +11,16 @@ from sqlmodel import col, select
 from starlette.testclient import TestClient
 
 from app.db import open_session, utcnow
+from app.jobs.models import Job
+from app.jobs.worker import JobWorker
 from app.letters.models import Letter, LetterStatus
-from app.mail.models import OutboxMessage
-from app.mail.worker import MailWorker
+from app.privacy.crypto import Keyring
+from app.privacy.keys import parse_encryption_keys, parse_hash_key
 from app.signatures.models import Signature, SignatureState, Visibility
 from app.signatures.schemas import canonical_email
 from app.signatures.service import new_public_id
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, TEST_ENCRYPTION_KEY, TEST_HASH_KEY
+from tests.html import form_values, parse
 from tests.smtp import SMTPServer
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -72,23 +75,42 @@ def count(client: TestClient, slug: str) -> int:
     return int(response.json()["signatures"])
 
 
-def press_button(client: TestClient, path: str):  # type: ignore[no-untyped-def]
-    """Open a mailed link's page and press its button (confirm or withdraw)."""
+def press_button(client: TestClient, path: str, **changes: str):  # type: ignore[no-untyped-def]
+    """Open a mailed link's page and press its button (confirm or withdraw), sending the form
+    as the browser would (the confirm page's details included), with ``changes`` typed in."""
     page = client.get(path)
     assert page.status_code == 200, page.text
-    return client.post(path, data={"csrf_token": csrf_from(page.text)})
+    [form] = [f for f in parse(page.text).find_all("form") if f.attrs.get("method") == "post"]
+    return client.post(path, data=form_values(form) | changes)
 
 
-def new_mail(worker: MailWorker, smtp: SMTPServer) -> list[EmailMessage]:
+def new_mail(worker: JobWorker, smtp: SMTPServer) -> list[EmailMessage]:
     """Run the mail worker once; the messages the SMTP server received because of it."""
     before = len(smtp.messages)
-    worker.deliver_due()
+    worker.run_due()
     return smtp.messages[before:]
 
 
-def outbox(engine: Engine) -> list[OutboxMessage]:
+def queued_jobs(engine: Engine) -> list[Job]:
     with open_session(engine) as session:
-        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())  # type: ignore[arg-type]
+        return list(session.exec(select(Job).order_by(Job.id)).all())  # type: ignore[arg-type]
+
+
+TEST_KEYRING = Keyring(
+    encryption_keys=tuple(parse_encryption_keys([TEST_ENCRYPTION_KEY], source="tests")),
+    hash_key=parse_hash_key(TEST_HASH_KEY, source="tests"),
+)
+
+
+def address_of(signature: Signature) -> str | None:
+    """The signer's address as stored, decrypted with the test keys (None once erased)."""
+    if signature.email_encrypted is None:
+        return None
+    return TEST_KEYRING.decrypt_email(signature.email_encrypted)
+
+
+def hash_of(letter_id: int, email: str) -> str:
+    return TEST_KEYRING.email_hash(letter_id=letter_id, canonical_address=canonical_email(email))
 
 
 def add_letter(
@@ -142,8 +164,12 @@ def add_signature(
             public_id=new_public_id(),
             letter_id=letter_id,  # type: ignore[arg-type]
             name=name,
-            email=email,
-            email_canonical=canonical_email(email),
+            email_encrypted=TEST_KEYRING.encrypt_email(email),
+            email_hash=hash_of(letter_id, email),  # type: ignore[arg-type]
+            email_domain_hash=TEST_KEYRING.domain_hash(
+                letter_id=letter_id,  # type: ignore[arg-type]
+                domain=email.rpartition("@")[2],
+            ),
             city=city,
             affiliation=affiliation,
             country=country,

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import Engine
 
-from app.mail.worker import MailWorker
+from app.jobs.worker import JobWorker
 from app.signatures.models import SignatureState, Visibility
 from tests.conftest import BASE_URL, skip_for_missing
 from tests.helpers import links, signatures, text_part
@@ -60,7 +60,7 @@ def test_sign_confirm_and_be_counted_without_javascript(
     page: Page,
     live_server: str,
     engine: Engine,
-    worker: MailWorker,
+    worker: JobWorker,
     smtp: SMTPServer,
     letter_slug: str,
 ) -> None:
@@ -77,7 +77,7 @@ def test_sign_confirm_and_be_counted_without_javascript(
     [stored] = signatures(engine)
     assert stored.state is SignatureState.PENDING
     assert stored.visibility is Visibility.PUBLIC
-    assert worker.deliver_due() == 1
+    assert worker.run_due() == 1
     [mail] = smtp.messages
     confirm_url = BASE_URL + links(mail)["confirm"]
     assert confirm_url in text_part(mail)
@@ -89,7 +89,9 @@ def test_sign_confirm_and_be_counted_without_javascript(
     page.get_by_role("button", name="Confirm my signature").click()
     page.wait_for_load_state()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Thank you")
-    assert page.url == f"{live_server}/letters/{letter_slug}/thank-you"
+    # Shown only in answer to the button: it restates what is now public.
+    assert page.url == confirm_url.replace(BASE_URL, live_server, 1)
+    expect(page.locator(".publication")).to_contain_text("Anna Example")
     assert signatures(engine)[0].state is SignatureState.CONFIRMED
 
     page.goto(f"/letters/{letter_slug}")
@@ -98,7 +100,7 @@ def test_sign_confirm_and_be_counted_without_javascript(
 
 
 def test_invalid_email_is_explained_next_to_the_field(
-    page: Page, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    page: Page, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     page.goto(f"/letters/{letter_slug}")
     page.get_by_label("Full name", exact=True).fill("Anna Example")
@@ -122,7 +124,7 @@ def test_invalid_email_is_explained_next_to_the_field(
     expect(page.locator("#f-name-error")).to_have_count(0)
 
     assert signatures(engine) == []
-    assert worker.deliver_due() == 0
+    assert worker.run_due() == 0
     assert smtp.messages == []
 
 

@@ -185,6 +185,6 @@ def test_serve_runs_the_app_and_prints_mail_to_the_console(tmp_path: Path) -> No
     # uvicorn shuts down gracefully, then re-raises the signal it caught.
     assert returncode in (0, -signal.SIGTERM), log
     assert "Application shutdown complete" in log
-    # The mail worker lives in the app's lifespan, so it is stopped before the process exits.
-    assert "mail worker stopped" in log
+    # The job worker lives in the app's lifespan, so it is stopped before the process exits.
+    assert "job worker stopped" in log
     assert "example.org" not in log

@@ -1,4 +1,6 @@
-"""Delivering one rendered mail: over SMTP, or printed to the console in development."""
+"""Delivering rendered mail: over SMTP (one connection per worker batch), or printed to the
+console on the local default. The envelope recipient is always passed explicitly to SMTP: it
+is the address we validated, never one read back from a header a library may decode."""
 
 from __future__ import annotations
 
@@ -6,12 +8,15 @@ import re
 import smtplib
 import ssl
 import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, parseaddr
 from typing import Protocol, TextIO
-from urllib.parse import urlsplit
 
 from app.config import Settings
+from app.jobs.errors import JobError
 from app.mail.service import RenderedMail
 
 _ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+")
@@ -22,24 +27,30 @@ def redact_addresses(text: str) -> str:
     return _ADDRESS.sub("<address>", text)
 
 
-class DeliveryError(Exception):
+class DeliveryError(JobError):
     def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(redact_addresses(message))
-        self.permanent = permanent
+        super().__init__(redact_addresses(message), permanent=permanent)
 
 
-class Sender(Protocol):
+class MailConnection(Protocol):
     def send(self, mail: RenderedMail) -> None: ...
 
 
+class Sender(Protocol):
+    def connect(self) -> AbstractContextManager[MailConnection]: ...
+
+
 def build_message(mail: RenderedMail, settings: Settings) -> EmailMessage:
+    local, _, domain = mail.to.rpartition("@")
     message = EmailMessage()
     message["From"] = settings.mail_from
-    message["To"] = mail.to
+    # Built from parts: the header holds exactly the address we validated.
+    message["To"] = Address(addr_spec=f"{local}@{domain}")
     message["Subject"] = mail.subject
     message["Date"] = formatdate(localtime=False)
-    domain = urlsplit(settings.base_url).hostname or "localhost"
-    message["Message-ID"] = make_msgid(domain=domain)
+    # Deterministic per job: if a worker dies between sending and recording it, the resent
+    # copy carries the same Message-ID, so mail systems can tell it is the same message.
+    message["Message-ID"] = mail.message_id
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
@@ -50,23 +61,36 @@ def _is_permanent(code: int) -> bool:
     return 500 <= code < 600
 
 
-class SMTPSender:
+class SMTPConnection:
+    """One SMTP session, opened at the first send and reused; reopened after a disconnect."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.envelope_from = parseaddr(settings.mail_from)[1] or "no-reply@localhost"
+        self._smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        settings = self.settings
+        smtp_class = smtplib.SMTP_SSL if settings.smtp_port == 465 else smtplib.SMTP
+        smtp = smtp_class(
+            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
+        )
+        try:
+            if settings.smtp_starttls and smtp_class is smtplib.SMTP:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
     def send(self, mail: RenderedMail) -> None:
         message = build_message(mail, self.settings)
-        settings = self.settings
         try:
-            smtp_class = smtplib.SMTP_SSL if settings.smtp_port == 465 else smtplib.SMTP
-            with smtp_class(
-                settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
-            ) as smtp:
-                if settings.smtp_starttls and smtp_class is smtplib.SMTP:
-                    smtp.starttls(context=ssl.create_default_context())
-                if settings.smtp_username:
-                    smtp.login(settings.smtp_username, settings.smtp_password)
-                smtp.send_message(message)
+            if self._smtp is None:
+                self._smtp = self._open()
+            self._smtp.send_message(message, from_addr=self.envelope_from, to_addrs=[mail.to])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             permanent = all(_is_permanent(code) for code in codes)
@@ -77,18 +101,41 @@ class SMTPSender:
                 if isinstance(exc.smtp_error, bytes)
                 else str(exc.smtp_error)
             )
+            if exc.smtp_code in (421, -1):
+                self.close()
             raise DeliveryError(
                 f"{exc.smtp_code} {detail}", permanent=_is_permanent(exc.smtp_code)
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
-            # Server down, connection dropped, timeouts: try again later.
+            # Server down, connection dropped, timeouts: try again later, on a new connection.
+            self.close()
             raise DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False) from exc
 
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
 
-class ConsoleSender:
-    """Development mode: print the mail (with its links) instead of sending it."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+class SMTPSender:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @contextmanager
+    def connect(self) -> Iterator[MailConnection]:
+        connection = SMTPConnection(self.settings)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
+class ConsoleConnection:
+    def __init__(self, stream: TextIO | None) -> None:
         self.stream = stream
 
     def send(self, mail: RenderedMail) -> None:
@@ -100,5 +147,21 @@ class ConsoleSender:
         stream.flush()
 
 
-def make_sender(settings: Settings) -> Sender:
-    return SMTPSender(settings) if settings.smtp_host else ConsoleSender()
+class ConsoleSender:
+    """The local default: print the mail (with its links) instead of sending it."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+
+    @contextmanager
+    def connect(self) -> Iterator[MailConnection]:
+        yield ConsoleConnection(self.stream)
+
+
+def make_sender(settings: Settings) -> SMTPSender | ConsoleSender:
+    if settings.smtp_host:
+        return SMTPSender(settings)
+    if not settings.is_local_default:
+        # check_startable() refuses this at start; this is the last line of defence.
+        raise RuntimeError("printing mail to the console is for the local default only")
+    return ConsoleSender()

@@ -1,14 +1,9 @@
-"""Queueing mail inside the caller's transaction, and the registry of message builders."""
+"""What a mail is once rendered, and the deterministic Message-ID of the job that sends it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlmodel import Session
-
-from app.config import Settings
-from app.mail.models import OutboxMessage
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,25 +12,10 @@ class RenderedMail:
     subject: str
     text: str
     html: str
+    message_id: str
 
 
-# A builder turns an outbox row's ref_id into a mail, or None when there is nothing to send.
-Builder = Callable[[Session, Settings, int], RenderedMail | None]
-_builders: dict[str, Builder] = {}
-
-
-def register_builder(kind: str) -> Callable[[Builder], Builder]:
-    def decorator(builder: Builder) -> Builder:
-        _builders[kind] = builder
-        return builder
-
-    return decorator
-
-
-def builder_for(kind: str) -> Builder | None:
-    return _builders.get(kind)
-
-
-def enqueue(session: Session, *, kind: str, ref_id: int) -> None:
-    """Queue a mail; it is sent only if the surrounding transaction commits."""
-    session.add(OutboxMessage(kind=kind, ref_id=ref_id))
+def message_id_for(*, kind: str, job_id: int, base_url: str) -> str:
+    """The same job always gives the same Message-ID, so a resent copy is recognisable."""
+    domain = urlsplit(base_url).hostname or "localhost"
+    return f"<{kind}.{job_id}@{domain}>"

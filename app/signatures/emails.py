@@ -1,16 +1,22 @@
-"""The mails a signer receives. Rendered by the worker at send time from the signature's id."""
+"""The mail a signer receives, as a job: rendered at send time from the signature's id.
+
+This is the one place that decrypts a signer's address to mail it. A pending signature gets
+its confirmation link; a confirmed one gets links to manage or withdraw it (sent when the same
+mailbox signs again, or asks from the letter's page).
+"""
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
 from app.config import Settings
+from app.db import open_session
+from app.jobs.worker import ClaimedJob, JobContext, Outcome
 from app.kit.templating import default_environment
 from app.kit.tokens import Purpose, Tokens
 from app.letters import service as letters
-from app.mail.service import RenderedMail, register_builder
+from app.mail.service import RenderedMail, message_id_for
 from app.signatures.models import Signature, SignatureState
-from app.signatures.service import MAIL_ALREADY_SIGNED, MAIL_CONFIRM
 
 
 def _links(settings: Settings, signature: Signature) -> dict[str, str]:
@@ -24,7 +30,12 @@ def _links(settings: Settings, signature: Signature) -> dict[str, str]:
     }
 
 
-def _render(kind: str, session: Session, settings: Settings, signature: Signature) -> RenderedMail:
+def render_signature_mail(
+    session: Session, settings: Settings, signature: Signature, *, message_id: str
+) -> RenderedMail | None:
+    if signature.state is SignatureState.WITHDRAWN or signature.email_encrypted is None:
+        return None
+    kind = "confirm" if signature.state is SignatureState.PENDING else "already_signed"
     env = default_environment()
     letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
     context = {
@@ -36,30 +47,26 @@ def _render(kind: str, session: Session, settings: Settings, signature: Signatur
         "confirm_days": int(settings.confirm_token_max_age_days),
         **_links(settings, signature),
     }
-    subject = env.get_template(f"email/{kind}.subject.txt").render(context).strip()
     return RenderedMail(
-        to=signature.email,
-        subject=subject,
+        to=settings.keyring().decrypt_email(signature.email_encrypted),
+        subject=env.get_template(f"email/{kind}.subject.txt").render(context).strip(),
         text=env.get_template(f"email/{kind}.txt").render(context),
         html=env.get_template(f"email/{kind}.html").render(context),
+        message_id=message_id,
     )
 
 
-@register_builder(MAIL_CONFIRM)
-def build_confirmation(
-    session: Session, settings: Settings, signature_id: int
-) -> RenderedMail | None:
-    signature = session.get(Signature, signature_id)
-    if signature is None or signature.state is not SignatureState.PENDING:
-        return None
-    return _render("confirm", session, settings, signature)
-
-
-@register_builder(MAIL_ALREADY_SIGNED)
-def build_already_signed(
-    session: Session, settings: Settings, signature_id: int
-) -> RenderedMail | None:
-    signature = session.get(Signature, signature_id)
-    if signature is None or signature.state is SignatureState.WITHDRAWN:
-        return None
-    return _render("already_signed", session, settings, signature)
+def send_signature_mail(context: JobContext, job: ClaimedJob) -> Outcome:
+    settings = context.settings
+    message_id = message_id_for(kind=job.kind, job_id=job.id, base_url=settings.base_url)
+    with open_session(context.engine) as session:
+        signature = session.get(Signature, job.ref_id) if job.ref_id is not None else None
+        mail = (
+            render_signature_mail(session, settings, signature, message_id=message_id)
+            if signature is not None
+            else None
+        )
+    if mail is None:  # withdrawn or purged since: nothing to send
+        return Outcome.DROPPED
+    context.mailer.send(mail)
+    return Outcome.DONE

@@ -1,4 +1,9 @@
-"""The signature table: one row per letter and canonical mailbox."""
+"""The signature table: one row per letter and mailbox, found by a keyed hash, never by address.
+
+The address itself is stored only encrypted (``email_encrypted``); duplicates are found through
+``email_hash``, an HMAC of the canonical address that is unique per letter. Withdrawing erases
+the address, both hashes, the name and the place: what remains is that a signature once counted.
+"""
 
 from __future__ import annotations
 
@@ -28,21 +33,24 @@ class Visibility(StrEnum):
 class Signature(SQLModel, table=True):
     __tablename__ = "signatures"
     __table_args__ = (
-        UniqueConstraint("letter_id", "email_canonical", name="uq_signatures_letter_email"),
+        # NULLs (withdrawn signatures) never collide, so signing again makes a new signature.
+        UniqueConstraint("letter_id", "email_hash", name="uq_signatures_letter_email_hash"),
         Index("ix_signatures_letter_state_confirmed", "letter_id", "state", "confirmed_at"),
+        Index("ix_signatures_state_created", "state", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    # Opaque id carried by tokens; replaced when a withdrawn signature is signed again, so old
-    # links stop working.
+    # Opaque id carried by tokens; replaced when a pending signature is submitted again, so
+    # older links stop working.
     public_id: str = Field(max_length=32, unique=True)
     letter_id: int = Field(foreign_key="letters.id", ondelete="CASCADE")
     name: str = Field(max_length=120)
     affiliation: str = Field(default="", max_length=160)
     city: str = Field(default="", max_length=80)
     country: str = Field(default="", max_length=2)
-    email: str = Field(max_length=254)
-    email_canonical: str = Field(max_length=254)
+    email_encrypted: str | None = Field(default=None, max_length=512)
+    email_hash: str | None = Field(default=None, max_length=64)
+    email_domain_hash: str | None = Field(default=None, max_length=64)
     visibility: Visibility = Field(
         default=Visibility.COUNTED_ONLY, sa_column=Column(string_enum(Visibility), nullable=False)
     )
@@ -50,7 +58,9 @@ class Signature(SQLModel, table=True):
         default=SignatureState.PENDING,
         sa_column=Column(string_enum(SignatureState), nullable=False),
     )
-    duplicate_notices: int = 0
+    # Mails this signature caused in the current window (rate limit against floods/lock-outs).
+    mails_in_window: int = 0
+    mail_window_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -16,7 +17,20 @@ from app.kit.tokens import Purpose, Tokens
 from app.letters import service as letters
 from app.letters.pages import render_letter_page
 from app.signatures import service
-from app.signatures.schemas import ButtonFormData, SignFormData, parse_sign_form
+from app.signatures.schemas import (
+    ButtonFormData,
+    DetailsFormData,
+    EmailFormData,
+    SignForm,
+    SignFormData,
+    TokenSignature,
+    country_names,
+    details_form,
+    details_from,
+    parse_details_form,
+    parse_email_only,
+    parse_sign_form,
+)
 
 router = APIRouter()
 
@@ -33,6 +47,14 @@ def _settings(request: Request) -> Settings:
 def _tokens(request: Request) -> Tokens:
     tokens: Tokens = request.app.state.tokens
     return tokens
+
+
+def _mail_limit(request: Request) -> service.MailLimit:
+    settings = _settings(request)
+    return service.MailLimit(
+        count=settings.signer_mail_limit,
+        window=timedelta(hours=settings.signer_mail_window_hours),
+    )
 
 
 @router.post("/letters/{slug}/sign")
@@ -56,7 +78,41 @@ def sign_letter(
             session,
             letter_id=letter.id,
             data=form.to_input(),
-            duplicate_notice_limit=_settings(request).duplicate_notice_limit,
+            keyring=_settings(request).keyring(),
+            limit=_mail_limit(request),
+        )
+    return RedirectResponse(f"/letters/{slug}/check-email", status_code=303)
+
+
+@router.api_route("/letters/{slug}/manage", methods=["GET", "HEAD"])
+def manage_page(request: Request, session: SessionDep, slug: str) -> Response:
+    letter = letters.get_public_summary(session, slug=slug)
+    return render_page(
+        request,
+        "signatures/manage.html",
+        {"letter": letter, "form": SignForm(values={"email": ""}), "notice": ""},
+        form=True,
+    )
+
+
+@router.post("/letters/{slug}/manage")
+def request_links(
+    request: Request, session: SessionDep, slug: str, data: Annotated[EmailFormData, Form()]
+) -> Response:
+    """Always the same page; a mail goes out only if this mailbox has signed (rate-limited)."""
+    letter = letters.get_public_summary(session, slug=slug)
+    form = parse_email_only(data.model_dump())
+    notice = "" if csrf_valid(request, data.csrf_token) else EXPIRED_FORM
+    if notice or not form.valid:
+        context = {"letter": letter, "form": form, "notice": notice}
+        return render_page(request, "signatures/manage.html", context, form=True, status_code=400)
+    if not data.website.strip():  # the honeypot
+        service.request_links(
+            session,
+            letter_id=letter.id,
+            email=form.valid_email(),
+            keyring=_settings(request).keyring(),
+            limit=_mail_limit(request),
         )
     return RedirectResponse(f"/letters/{slug}/check-email", status_code=303)
 
@@ -86,8 +142,10 @@ def _token_page(
     *,
     notice: str = "",
     status_code: int = 200,
+    form: SignForm | None = None,
 ) -> Response:
-    """The page a mailed link opens: what the button will do, and the button. Changes nothing."""
+    """The page a mailed link opens: what the button will do, and the button. Changes nothing.
+    The confirm page shows the details that will be published, in a form to correct them."""
     described = service.describe_token(
         session,
         tokens=_tokens(request),
@@ -98,10 +156,12 @@ def _token_page(
     template = (
         "signatures/confirm.html" if purpose is Purpose.CONFIRM else "signatures/withdraw.html"
     )
+    if form is None and described.details is not None:
+        form = details_form(described.details)
     return render_page(
         request,
         template,
-        {"signature": described, "notice": notice},
+        {"signature": described, "notice": notice, "form": form, "countries": country_names()},
         status_code=status_code,
         form=True,
         token_page=True,
@@ -115,19 +175,57 @@ def confirm_page(request: Request, session: SessionDep, token: str) -> Response:
 
 @router.post("/confirm/{token}")
 def confirm_signature(
-    request: Request, session: SessionDep, token: str, data: Annotated[ButtonFormData, Form()]
+    request: Request, session: SessionDep, token: str, data: Annotated[DetailsFormData, Form()]
 ) -> Response:
+    described = service.describe_token(
+        session,
+        tokens=_tokens(request),
+        purpose=Purpose.CONFIRM,
+        token=token,
+        max_age_seconds=_max_age(request, Purpose.CONFIRM),
+    )
+    if described.details is None:
+        raise service.SignatureWithdrawn(described.letter_slug)
+    # The page's form says it carries the details; a bare button post keeps what was shown.
+    shown = details_form(described.details).values
+    form = parse_details_form(data.model_dump() if data.details_form else shown)
     if not csrf_valid(request, data.csrf_token):
         return _token_page(
-            request, session, token, Purpose.CONFIRM, notice=EXPIRED_FORM, status_code=400
+            request,
+            session,
+            token,
+            Purpose.CONFIRM,
+            notice=EXPIRED_FORM,
+            status_code=400,
+            form=form,
         )
+    if not form.valid:
+        return _token_page(request, session, token, Purpose.CONFIRM, status_code=400, form=form)
     confirmed = service.confirm(
         session,
         tokens=_tokens(request),
         token=token,
         max_age_seconds=_max_age(request, Purpose.CONFIRM),
+        details=details_from(form),
     )
-    return RedirectResponse(f"/letters/{confirmed.letter_slug}/thank-you", status_code=303)
+    return _thank_signer(request, session, confirmed)
+
+
+def _thank_signer(request: Request, session: SessionDep, confirmed: TokenSignature) -> Response:
+    """Shown only in answer to the confirming POST: it restates what is public, to the one
+    person who just confirmed. The letter's /thank-you address shows nothing personal."""
+    letter = letters.get_summary_by_id(session, letter_id=confirmed.letter_id)
+    return render_page(
+        request,
+        "signatures/thank_you.html",
+        {
+            "letter": letter,
+            "letter_url": f"{_settings(request).base_url}/letters/{letter.slug}",
+            "details": confirmed.details,
+            "countries": country_names(),
+        },
+        token_page=True,
+    )
 
 
 @router.api_route("/letters/{slug}/thank-you", methods=["GET", "HEAD"])
@@ -135,7 +233,9 @@ def thank_you(request: Request, session: SessionDep, slug: str) -> Response:
     letter = letters.get_public_summary(session, slug=slug)
     letter_url = f"{_settings(request).base_url}/letters/{letter.slug}"
     return render_page(
-        request, "signatures/thank_you.html", {"letter": letter, "letter_url": letter_url}
+        request,
+        "signatures/thank_you.html",
+        {"letter": letter, "letter_url": letter_url, "details": None, "countries": {}},
     )
 
 

@@ -94,6 +94,12 @@ class SignForm:
     def valid(self) -> bool:
         return not self.errors
 
+    def valid_email(self) -> str:
+        email = normalise_email(self.values["email"]) if not self.errors.get("email") else None
+        if email is None:
+            raise ValueError("no valid address in the form")
+        return email
+
     def to_input(self) -> SignatureInput:
         if self.errors:
             raise ValueError("form has errors")
@@ -110,6 +116,7 @@ class SignForm:
 
 
 FORM_FIELDS = ("name", "email", "affiliation", "city", "country", "visibility")
+DETAIL_FIELDS = ("name", "affiliation", "city", "country", "visibility")
 
 
 def empty_form() -> SignForm:
@@ -161,6 +168,50 @@ def parse_sign_form(data: Mapping[str, str]) -> SignForm:
     return form
 
 
+def details_form(details: SignatureDetails) -> SignForm:
+    """The confirm page's form, filled with what is stored."""
+    return SignForm(
+        values={
+            "name": details.name,
+            "affiliation": details.affiliation,
+            "city": details.city,
+            "country": details.country,
+            "visibility": details.visibility.value,
+        }
+    )
+
+
+def parse_details_form(data: Mapping[str, str]) -> SignForm:
+    """The confirm page's form: the sign form's rules, without the address."""
+    form = parse_sign_form({**data, "email": "details@example.org"})
+    form.values.pop("email", None)
+    form.errors.pop("email", None)
+    return form
+
+
+def details_from(form: SignForm) -> SignatureDetails:
+    if form.errors:
+        raise ValueError("form has errors")
+    return SignatureDetails(
+        name=clean_line(form.values["name"]),
+        affiliation=clean_line(form.values["affiliation"]),
+        city=clean_line(form.values["city"]),
+        country=form.values["country"],
+        visibility=Visibility(form.values["visibility"]),
+    )
+
+
+def parse_email_only(data: Mapping[str, str]) -> SignForm:
+    """The "manage my signature" form: one address."""
+    raw = str(data.get("email", ""))[:1000]
+    form = SignForm(values={"email": raw})
+    if not raw.strip():
+        form.errors["email"] = N_("Please enter your email address.")
+    elif normalise_email(raw) is None:
+        form.errors["email"] = N_("Please enter a valid email address, like name@example.org.")
+    return form
+
+
 @dataclass(frozen=True, slots=True)
 class SignerPublic:
     """A confirmed signer who chose to be named publicly."""
@@ -173,14 +224,27 @@ class SignerPublic:
 
 
 @dataclass(frozen=True, slots=True)
+class SignatureDetails:
+    """What a signature may publish, and to whom: shown to the signer before confirming."""
+
+    name: str
+    affiliation: str
+    city: str
+    country: str
+    visibility: Visibility
+
+
+@dataclass(frozen=True, slots=True)
 class TokenSignature:
-    """What a token page may show: the letter, never the signer's details."""
+    """What a token page may show: the letter, and to the link's holder the signature's
+    details (never the address). ``details`` is None once withdrawn: nothing is left."""
 
     letter_id: int
     letter_slug: str
     letter_title: str
     letter_accepting: bool
     state: SignatureState
+    details: SignatureDetails | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,4 +275,26 @@ class SignFormData(BaseModel):
 class ButtonFormData(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    csrf_token: str = ""
+
+
+class DetailsFormData(BaseModel):
+    """The confirm page's POST: the details as the signer corrected them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = ""
+    affiliation: str = ""
+    city: str = ""
+    country: str = ""
+    visibility: str = ""
+    details_form: str = ""  # set by the page's form: the fields above are what was typed
+    csrf_token: str = ""
+
+
+class EmailFormData(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: str = ""
+    website: str = ""  # the honeypot
     csrf_token: str = ""

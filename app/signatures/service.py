@@ -1,25 +1,35 @@
-"""Rules for signatures: sign once per mailbox, confirm by token, withdraw, list, count."""
+"""Rules for signatures: sign once per mailbox, confirm by token, withdraw, list, count.
+
+Nobody can speak for a signer: a second submission for a pending signature replaces its
+details and rotates its public id (older links stop working), and the confirm page shows, and
+lets the signer correct, exactly what will be published. Nobody can lock a signer out: mails per
+signature are limited per time window, not for life. And nobody can learn who has signed: a
+submission does the same work, one upsert and one job row, whether or not the mailbox signed.
+"""
 
 from __future__ import annotations
 
 import math
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, func, update
+from sqlalchemy import ColumnElement, Table, case, delete, func, literal, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.db import utcnow
+from app.db import UTCDateTime, utcnow
+from app.jobs import service as jobs
+from app.jobs.models import JobState
 from app.kit.tokens import Purpose, TokenError, Tokens
 from app.letters import service as letters
 from app.letters.schemas import LetterSummary
-from app.mail import service as mail
+from app.privacy.crypto import Keyring
 from app.signatures.models import Signature, SignatureState, Visibility
 from app.signatures.schemas import (
+    SignatureDetails,
     SignatureInput,
     SignerPublic,
     SignersPage,
@@ -27,19 +37,22 @@ from app.signatures.schemas import (
     canonical_email,
 )
 
-MAIL_CONFIRM = "signature.confirm"
-MAIL_ALREADY_SIGNED = "signature.already_signed"
+MAIL_SIGNATURE = "signature.mail"
+# Kinds of job that mention a signature by id: deleted with it.
+SIGNATURE_JOB_KINDS = (MAIL_SIGNATURE,)
 _TABLE: Table = Signature.__table__  # type: ignore[attr-defined]
 
 
-class SignOutcome(StrEnum):
-    NEW = "new"
-    DUPLICATE = "duplicate"
-    RESIGNED = "resigned"  # a withdrawn signature, signed again
+@dataclass(frozen=True, slots=True)
+class MailLimit:
+    """At most ``count`` mails per signature in any ``window``."""
+
+    count: int
+    window: timedelta
 
 
 class SignatureGone(Exception):
-    """The token is genuine but its signature no longer exists in that form."""
+    """The token is genuine but no signature answers to it any more."""
 
 
 class SignatureWithdrawn(Exception):
@@ -54,90 +67,118 @@ def new_public_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _insert_unless_signed(session: Session, values: dict[str, object]) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING: the unique index decides, even under a rush."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(_TABLE)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["letter_id", "email_canonical"])
-        .returning(_TABLE.c.id)
+def _dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _window_rules(
+    now: datetime, limit: MailLimit
+) -> tuple[ColumnElement[bool], dict[str, ColumnElement[object]]]:
+    """Whether another mail is allowed now, and the counter's new values if one is sent."""
+    table = _TABLE.c
+    stale = or_(
+        table.mail_window_started_at.is_(None),
+        table.mail_window_started_at <= now - limit.window,
     )
-    new_id: int | None = session.execute(statement).scalar_one_or_none()
-    return new_id
+    allowed = or_(stale, table.mails_in_window < limit.count)
+    counters: dict[str, ColumnElement[object]] = {
+        "mails_in_window": case((stale, 1), else_=table.mails_in_window + 1),
+        "mail_window_started_at": case(
+            (stale, literal(now, UTCDateTime())), else_=table.mail_window_started_at
+        ),
+    }
+    return allowed, counters
+
+
+def _address_fields(keyring: Keyring, *, letter_id: int, email: str) -> dict[str, str]:
+    return {
+        "email_encrypted": keyring.encrypt_email(email),
+        "email_hash": keyring.email_hash(
+            letter_id=letter_id, canonical_address=canonical_email(email)
+        ),
+        "email_domain_hash": keyring.domain_hash(
+            letter_id=letter_id, domain=email.rpartition("@")[2]
+        ),
+    }
+
+
+def _queue_mail(session: Session, signature_id: int | None) -> None:
+    """Always one job row, so both paths do the same work; a refused mail is recorded dropped."""
+    if signature_id is None:
+        jobs.enqueue(session, kind=MAIL_SIGNATURE, state=JobState.DROPPED, note="mail limit")
+    else:
+        jobs.enqueue(session, kind=MAIL_SIGNATURE, ref_id=signature_id)
 
 
 def sign(
-    session: Session, *, letter_id: int, data: SignatureInput, duplicate_notice_limit: int
-) -> SignOutcome:
-    """Record a pending signature and queue its confirmation mail.
+    session: Session, *, letter_id: int, data: SignatureInput, keyring: Keyring, limit: MailLimit
+) -> None:
+    """Record a pending signature (or refresh one) and queue the mail that goes with it.
 
-    A mailbox that has signed already gets a reminder mail instead (a few at most), and the
-    caller shows the same page either way, so nobody can probe who has signed.
+    One statement decides everything, even under a rush: a new mailbox inserts; a pending one
+    takes the new details and a new public id; a confirmed one keeps its details and is sent a
+    reminder with links to manage it. Mails past the limit are not sent and change nothing.
     """
-    canonical = canonical_email(data.email)
     now = utcnow()
-    fields: dict[str, object] = {
+    values = {
+        "public_id": new_public_id(),
+        "letter_id": letter_id,
         "name": data.name,
         "affiliation": data.affiliation,
         "city": data.city,
         "country": data.country,
-        "email": data.email,
         "visibility": data.visibility.value,
+        "state": SignatureState.PENDING.value,
+        "mails_in_window": 1,
+        "mail_window_started_at": now,
+        "created_at": now,
+        **_address_fields(keyring, letter_id=letter_id, email=data.email),
     }
-    new_id = _insert_unless_signed(
-        session,
-        fields
-        | {
-            "public_id": new_public_id(),
-            "letter_id": letter_id,
-            "email_canonical": canonical,
-            "state": SignatureState.PENDING.value,
-            "duplicate_notices": 0,
-            "created_at": now,
+    statement = _dialect_insert(session)(_TABLE).values(**values)
+    table = _TABLE.c
+    pending = table.state == SignatureState.PENDING.value
+    replaced = (
+        "public_id",
+        "name",
+        "affiliation",
+        "city",
+        "country",
+        "visibility",
+        "email_encrypted",
+        "created_at",
+    )
+    allowed, counters = _window_rules(now, limit)
+    statement = statement.on_conflict_do_update(
+        index_elements=["letter_id", "email_hash"],
+        set_={
+            **{
+                name: case((pending, statement.excluded[name]), else_=table[name])
+                for name in replaced
+            },
+            **counters,
         },
-    )
-    if new_id is not None:
-        mail.enqueue(session, kind=MAIL_CONFIRM, ref_id=new_id)
-        return SignOutcome.NEW
+        where=allowed,
+    ).returning(table.id)
+    _queue_mail(session, session.execute(statement).scalar_one_or_none())
 
-    existing = session.exec(
-        select(Signature)
-        .where(Signature.letter_id == letter_id)
-        .where(Signature.email_canonical == canonical)
-    ).one()
-    assert existing.id is not None
-    signature_id = existing.id
-    session.expunge(existing)
 
-    revived = session.execute(
-        update(Signature)
-        .where(col(Signature.id) == signature_id)
-        .where(col(Signature.state) == SignatureState.WITHDRAWN)
-        .values(
-            **fields,
-            public_id=new_public_id(),
-            state=SignatureState.PENDING,
-            duplicate_notices=0,
-            created_at=now,
-            confirmed_at=None,
-            withdrawn_at=None,
-        )
-    )
-    if revived.rowcount == 1:  # type: ignore[attr-defined]
-        mail.enqueue(session, kind=MAIL_CONFIRM, ref_id=signature_id)
-        return SignOutcome.RESIGNED
-
-    noticed = session.execute(
-        update(Signature)
-        .where(col(Signature.id) == signature_id)
-        .where(col(Signature.duplicate_notices) < duplicate_notice_limit)
-        .values(duplicate_notices=col(Signature.duplicate_notices) + 1)
-    )
-    if noticed.rowcount == 1:  # type: ignore[attr-defined]
-        mail.enqueue(session, kind=MAIL_ALREADY_SIGNED, ref_id=signature_id)
-    return SignOutcome.DUPLICATE
+def request_links(
+    session: Session, *, letter_id: int, email: str, keyring: Keyring, limit: MailLimit
+) -> None:
+    """ "Manage my signature": mail fresh links if, and only if, this mailbox has signed."""
+    now = utcnow()
+    email_hash = keyring.email_hash(letter_id=letter_id, canonical_address=canonical_email(email))
+    allowed, counters = _window_rules(now, limit)
+    signature_id = session.execute(
+        update(_TABLE)
+        .where(_TABLE.c.letter_id == letter_id)
+        .where(_TABLE.c.email_hash == email_hash)
+        .where(_TABLE.c.state.in_([SignatureState.PENDING.value, SignatureState.CONFIRMED.value]))
+        .where(allowed)
+        .values(**counters)
+        .returning(_TABLE.c.id)
+    ).scalar_one_or_none()
+    _queue_mail(session, signature_id)
 
 
 def _signature_for_token(
@@ -150,13 +191,22 @@ def _signature_for_token(
     return signature
 
 
-def _token_view(letter: LetterSummary, state: SignatureState) -> TokenSignature:
+def _token_view(letter: LetterSummary, signature: Signature) -> TokenSignature:
     return TokenSignature(
         letter_id=letter.id,
         letter_slug=letter.slug,
         letter_title=letter.title,
         letter_accepting=letter.accepting,
-        state=state,
+        state=signature.state,
+        details=None
+        if signature.state is SignatureState.WITHDRAWN
+        else SignatureDetails(
+            name=signature.name,
+            affiliation=signature.affiliation,
+            city=signature.city,
+            country=signature.country,
+            visibility=signature.visibility,
+        ),
     )
 
 
@@ -168,13 +218,19 @@ def describe_token(
         session, tokens=tokens, purpose=purpose, token=token, max_age_seconds=max_age_seconds
     )
     letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
-    return _token_view(letter, signature.state)
+    return _token_view(letter, signature)
 
 
 def confirm(
-    session: Session, *, tokens: Tokens, token: str, max_age_seconds: float
+    session: Session,
+    *,
+    tokens: Tokens,
+    token: str,
+    max_age_seconds: float,
+    details: SignatureDetails,
 ) -> TokenSignature:
-    """Pending becomes confirmed. Confirming again is harmless."""
+    """Pending becomes confirmed, with the details the signer saw and corrected on the page.
+    On a confirmed signature the same form saves changes; confirming twice is harmless."""
     signature = _signature_for_token(
         session,
         tokens=tokens,
@@ -185,26 +241,36 @@ def confirm(
     letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
     if signature.state is SignatureState.WITHDRAWN:
         raise SignatureWithdrawn(letter.slug)
+    values: dict[str, object] = {
+        "name": details.name,
+        "affiliation": details.affiliation,
+        "city": details.city,
+        "country": details.country,
+        "visibility": details.visibility,
+    }
     if signature.state is SignatureState.PENDING:
         if not letter.accepting:
             raise LetterClosed(letter.slug)
-        session.execute(
-            update(Signature)
-            .where(col(Signature.id) == signature.id)
-            .where(col(Signature.state) == SignatureState.PENDING)
-            .values(state=SignatureState.CONFIRMED, confirmed_at=utcnow())
-        )
-    return _token_view(letter, SignatureState.CONFIRMED)
+        values |= {"state": SignatureState.CONFIRMED, "confirmed_at": utcnow()}
+    session.execute(
+        update(Signature)
+        .where(col(Signature.id) == signature.id)
+        .where(col(Signature.public_id) == signature.public_id)
+        .where(col(Signature.state) != SignatureState.WITHDRAWN)
+        .values(**values)
+    )
+    session.flush()
+    session.refresh(signature)
+    return _token_view(letter, signature)
 
 
 def withdraw(
     session: Session, *, tokens: Tokens, token: str, max_age_seconds: float
 ) -> TokenSignature:
-    """The signature stops counting and its name, place and affiliation are erased.
-
-    The mailbox stays (canonical form and as typed) so the unique index still holds and the
-    same person can sign again later.
-    """
+    """Withdrawing leaves nothing about the signer: a never-confirmed signature is deleted with
+    its mails; a confirmed one keeps only that it once counted (its dates), for the count's
+    history. The address, its hashes, the name and the place are gone either way, so signing
+    again later starts a new signature."""
     signature = _signature_for_token(
         session,
         tokens=tokens,
@@ -213,21 +279,58 @@ def withdraw(
         max_age_seconds=max_age_seconds,
     )
     letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
-    session.execute(
-        update(Signature)
-        .where(col(Signature.id) == signature.id)
-        .where(col(Signature.state) != SignatureState.WITHDRAWN)
-        .values(
-            state=SignatureState.WITHDRAWN,
-            withdrawn_at=utcnow(),
-            name="",
-            affiliation="",
-            city="",
-            country="",
-            visibility=Visibility.COUNTED_ONLY,
+    assert signature.id is not None
+    jobs.delete_jobs_for(session, kinds=SIGNATURE_JOB_KINDS, ref_ids=[signature.id])
+    if signature.confirmed_at is None:
+        session.execute(delete(Signature).where(col(Signature.id) == signature.id))
+    else:
+        session.execute(
+            update(Signature)
+            .where(col(Signature.id) == signature.id)
+            .values(
+                state=SignatureState.WITHDRAWN,
+                withdrawn_at=signature.withdrawn_at or utcnow(),
+                name="",
+                affiliation="",
+                city="",
+                country="",
+                visibility=Visibility.COUNTED_ONLY,
+                email_encrypted=None,
+                email_hash=None,
+                email_domain_hash=None,
+                mails_in_window=0,
+                mail_window_started_at=None,
+            )
         )
+    return TokenSignature(
+        letter_id=letter.id,
+        letter_slug=letter.slug,
+        letter_title=letter.title,
+        letter_accepting=letter.accepting,
+        state=SignatureState.WITHDRAWN,
+        details=None,
     )
-    return _token_view(letter, SignatureState.WITHDRAWN)
+
+
+def purge_unconfirmed(session: Session, *, created_before: datetime, batch: int = 1000) -> int:
+    """Delete pending signatures older than the retention period, with the jobs about them."""
+    deleted = 0
+    while True:
+        ids = [
+            signature_id
+            for signature_id in session.exec(
+                select(Signature.id)
+                .where(Signature.state == SignatureState.PENDING)
+                .where(col(Signature.created_at) < created_before)
+                .limit(batch)
+            ).all()
+            if signature_id is not None
+        ]
+        if not ids:
+            return deleted
+        jobs.delete_jobs_for(session, kinds=SIGNATURE_JOB_KINDS, ref_ids=ids)
+        session.execute(delete(Signature).where(col(Signature.id).in_(ids)))
+        deleted += len(ids)
 
 
 def counts_confirmed(session: Session, *, letter_ids: Sequence[int]) -> dict[int, int]:
@@ -312,7 +415,7 @@ def public_signers_page(
 
 __all__ = [
     "LetterClosed",
-    "SignOutcome",
+    "MailLimit",
     "SignatureGone",
     "SignatureWithdrawn",
     "TokenError",
@@ -322,6 +425,8 @@ __all__ = [
     "describe_token",
     "latest_public_signers",
     "public_signers_page",
+    "purge_unconfirmed",
+    "request_links",
     "sign",
     "withdraw",
 ]

@@ -14,9 +14,9 @@ from starlette.testclient import TestClient
 from app.cli import demo
 from app.config import Settings
 from app.db import open_session, utcnow
+from app.jobs.worker import JobWorker
 from app.letters.demo import DEMO_FIRST_SIGNATORIES, create_demo_letter
 from app.letters.models import FirstSignatory, Letter, LetterStatus, Recipient
-from app.mail.worker import MailWorker
 from app.signatures.models import SignatureState, Visibility
 from tests.helpers import (
     add_letter,
@@ -25,7 +25,7 @@ from tests.helpers import (
     form_token,
     links,
     new_mail,
-    outbox,
+    queued_jobs,
     sign,
     signatures,
     update_letter,
@@ -94,7 +94,7 @@ def test_drafts_are_not_found_anywhere(client: TestClient, engine: Engine) -> No
     )
     assert posted.status_code == 404
     assert signatures(engine) == []
-    assert outbox(engine) == []
+    assert queued_jobs(engine) == []
 
 
 def test_unknown_and_odd_addresses_are_not_found(client: TestClient) -> None:
@@ -113,7 +113,7 @@ CLOSINGS = {
 def test_closed_letters_refuse_signatures(
     client: TestClient,
     engine: Engine,
-    worker: MailWorker,
+    worker: JobWorker,
     smtp: SMTPServer,
     letter_slug: str,
     how: str,
@@ -136,7 +136,7 @@ def test_closed_letters_refuse_signatures(
     assert refused.status_code == 409
     assert CLOSED in refused.text
     assert [s.name for s in signatures(engine)] == ["Early Bird"]
-    assert outbox(engine) == []
+    assert queued_jobs(engine) == []
     assert new_mail(worker, smtp) == []
     assert count(client, letter_slug) == 1
 
@@ -154,7 +154,7 @@ def test_a_letter_closing_later_is_still_open(
 def test_closed_letters_refuse_confirmations(
     client: TestClient,
     engine: Engine,
-    worker: MailWorker,
+    worker: JobWorker,
     smtp: SMTPServer,
     letter_slug: str,
     how: str,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from app.mail.worker import MailWorker
+from app.jobs.worker import JobWorker
 from app.signatures.models import SignatureState, Visibility
 from tests.conftest import BASE_URL
 from tests.helpers import (
@@ -18,8 +18,8 @@ from tests.helpers import (
     form_token,
     links,
     new_mail,
-    outbox,
     press_button,
+    queued_jobs,
     sign,
     signatures,
 )
@@ -36,7 +36,7 @@ HIDDEN = ["Lena Letteronly", "Lettertown", "Quiet Union", "Carl Countedonly", "C
 
 
 def sign_up_everyone(
-    client: TestClient, slug: str, worker: MailWorker, smtp: SMTPServer
+    client: TestClient, slug: str, worker: JobWorker, smtp: SMTPServer
 ) -> list[str]:
     """Each signer signs and confirms through the mail; returns the pages they saw."""
     seen = []
@@ -57,7 +57,7 @@ def public_pages(client: TestClient, slug: str) -> list[str]:
 
 
 def test_only_public_signers_are_named(
-    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     add_signature(
         engine,
@@ -87,7 +87,7 @@ def test_only_public_signers_are_named(
 
 
 def test_no_page_shows_an_email_address(
-    client: TestClient, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    client: TestClient, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     pages = sign_up_everyone(client, letter_slug, worker, smtp) + public_pages(client, letter_slug)
     for page in pages:
@@ -118,7 +118,7 @@ def test_security_headers(client: TestClient, letter_slug: str) -> None:
 
 
 def test_pages_with_forms_or_names_are_not_stored(
-    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     assert sign(client, letter_slug).status_code == 200
     [mail] = new_mail(worker, smtp)
@@ -169,7 +169,7 @@ CROSS_SITE = [
 def test_cross_site_posts_are_refused(
     client: TestClient,
     engine: Engine,
-    worker: MailWorker,
+    worker: JobWorker,
     smtp: SMTPServer,
     letter_slug: str,
     headers: dict[str, str],
@@ -182,7 +182,7 @@ def test_cross_site_posts_are_refused(
     assert "frame-ancestors 'none'" in refused.headers["content-security-policy"]
     assert refused.headers["x-content-type-options"] == "nosniff"
     assert signatures(engine) == []
-    assert outbox(engine) == []
+    assert queued_jobs(engine) == []
 
     assert sign(client, letter_slug).status_code == 200
     [mail] = new_mail(worker, smtp)

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from app.mail.worker import MailWorker
+from app.jobs.worker import JobWorker
 from app.signatures.models import Visibility
-from tests.helpers import csrf_from, new_mail, outbox, sign, signatures
+from tests.helpers import address_of, csrf_from, hash_of, new_mail, queued_jobs, sign, signatures
 from tests.html import Element, field_errors, form_values, parse
 from tests.smtp import SMTPServer
 
@@ -73,7 +73,7 @@ def sign_form(html: str) -> tuple[Element, Element]:
 
 def assert_nothing_stored(engine: Engine) -> None:
     assert signatures(engine) == []
-    assert outbox(engine) == []
+    assert queued_jobs(engine) == []
 
 
 @pytest.mark.parametrize(("fields", "expected"), CASES)
@@ -141,7 +141,7 @@ def test_the_longest_allowed_values_are_stored(
     assert response.status_code == 200
     [stored] = signatures(engine)
     assert (len(stored.name), len(stored.affiliation), len(stored.city)) == (120, 160, 80)
-    assert stored.email == email
+    assert address_of(stored) == email
     assert stored.country == "UA"
     assert stored.visibility is Visibility.LETTER_ONLY
 
@@ -158,8 +158,8 @@ def test_what_is_stored_is_cleaned(client: TestClient, engine: Engine, letter_sl
     assert response.status_code == 200
     [stored] = signatures(engine)
     assert stored.name == "Am\u00e9lie Dupont"
-    assert stored.email == "Amelie@example.org"
-    assert stored.email_canonical == "amelie@example.org"
+    assert address_of(stored) == "Amelie@example.org"
+    assert stored.email_hash == hash_of(stored.letter_id, "amelie@example.org")
     assert stored.city == "Saint-\u00c9tienne"
     assert stored.visibility is Visibility.COUNTED_ONLY  # no choice made: never named
 
@@ -173,7 +173,7 @@ def test_known_countries_are_accepted(
 
 
 def test_the_honeypot_gets_the_ordinary_page_and_nothing_else(
-    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     response = sign(client, letter_slug, website="http://spam.example")
 
@@ -207,4 +207,4 @@ def test_a_corrected_form_goes_through(
     assert accepted.status_code == 200
     assert "Check your email" in accepted.text
     [stored] = signatures(engine)
-    assert (stored.name, stored.email) == ("Anna Example", "anna@example.org")
+    assert (stored.name, address_of(stored)) == ("Anna Example", "anna@example.org")

@@ -7,15 +7,17 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from app.db import utcnow
-from app.mail.worker import MailWorker
+from app.jobs.worker import JobWorker
 from app.signatures.models import SignatureState, Visibility
 from tests.helpers import (
+    address_of,
     count,
     csrf_from,
     form_token,
     links,
     new_mail,
     press_button,
+    queued_jobs,
     sign,
     signatures,
 )
@@ -33,7 +35,7 @@ SIGNER = {
 
 
 def signed_and_confirmed(
-    client: TestClient, slug: str, worker: MailWorker, smtp: SMTPServer
+    client: TestClient, slug: str, worker: JobWorker, smtp: SMTPServer
 ) -> dict[str, str]:
     assert sign(client, slug, **SIGNER).status_code == 200
     [mail] = new_mail(worker, smtp)
@@ -54,7 +56,7 @@ def shown_anywhere(client: TestClient, slug: str, *words: str) -> list[str]:
 
 
 def test_withdrawing_a_confirmed_signature(
-    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     found = signed_and_confirmed(client, letter_slug, worker, smtp)
     details = ("Irakli Withdrawer", "Tbilisi State Conservatoire", "Kutaisi")
@@ -85,8 +87,9 @@ def test_withdrawing_a_confirmed_signature(
     assert stored.withdrawn_at is not None and stored.withdrawn_at >= before
     assert (stored.name, stored.affiliation, stored.city, stored.country) == ("", "", "", "")
     assert stored.visibility is Visibility.COUNTED_ONLY
-    # The mailbox stays, so the unique index still holds and signing again is possible.
-    assert stored.email_canonical == "irakli@example.org"
+    # Nothing about the signer is left: no address, no hash of it; only that it counted once.
+    assert (stored.email_encrypted, stored.email_hash, stored.email_domain_hash) == (None,) * 3
+    assert stored.confirmed_at is not None
 
     assert count(client, letter_slug) == 0
     assert shown_anywhere(client, letter_slug, *details) == []
@@ -95,7 +98,7 @@ def test_withdrawing_a_confirmed_signature(
 
 
 def test_withdrawing_twice_is_harmless(
-    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     found = signed_and_confirmed(client, letter_slug, worker, smtp)
     assert press_button(client, found["withdraw"]).status_code == 200
@@ -116,7 +119,7 @@ def test_withdrawing_twice_is_harmless(
 
 
 def test_a_withdrawn_signature_cannot_be_confirmed_again(
-    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     found = signed_and_confirmed(client, letter_slug, worker, smtp)
     assert press_button(client, found["withdraw"]).status_code == 200
@@ -133,24 +136,25 @@ def test_a_withdrawn_signature_cannot_be_confirmed_again(
 
 
 def test_withdrawing_before_confirming(
-    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     assert sign(client, letter_slug, **SIGNER).status_code == 200
     [mail] = new_mail(worker, smtp)
     found = links(mail)
     assert press_button(client, found["withdraw"]).status_code == 200
-    [stored] = signatures(engine)
-    assert stored.state is SignatureState.WITHDRAWN
-    assert stored.confirmed_at is None
-    assert stored.name == ""
+    # It never counted, so nothing of it is kept at all: no row, no job that mentions it.
+    assert signatures(engine) == []
+    assert queued_jobs(engine) == []
     assert count(client, letter_slug) == 0
-    refused = client.post(found["confirm"], data={"csrf_token": form_token(client, letter_slug)})
-    assert refused.status_code == 409
-    assert signatures(engine)[0].state is SignatureState.WITHDRAWN
+    for path in (found["confirm"], found["withdraw"]):
+        refused = client.post(path, data={"csrf_token": form_token(client, letter_slug)})
+        assert refused.status_code == 410
+        assert "This link is no longer valid" in refused.text
+    assert signatures(engine) == []
 
 
 def test_only_the_withdrawn_signer_disappears(
-    client: TestClient, engine: Engine, worker: MailWorker, smtp: SMTPServer, letter_slug: str
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     found = signed_and_confirmed(client, letter_slug, worker, smtp)
     assert sign(client, letter_slug, name="Nino Staying", email="nino@example.org").status_code
@@ -161,8 +165,8 @@ def test_only_the_withdrawn_signer_disappears(
     assert press_button(client, found["withdraw"]).status_code == 200
     assert count(client, letter_slug) == 1
     assert shown_anywhere(client, letter_slug, "Nino Staying", "Irakli") == ["Nino Staying"]
-    states = {s.email: s.state for s in signatures(engine)}
+    states = {address_of(s) or "(erased)": s.state for s in signatures(engine)}
     assert states == {
-        "irakli@example.org": SignatureState.WITHDRAWN,
+        "(erased)": SignatureState.WITHDRAWN,
         "nino@example.org": SignatureState.CONFIRMED,
     }

@@ -1,4 +1,5 @@
-"""``undersigned worker`` as its own process: delivers queued mail over SMTP, stops on SIGTERM."""
+"""``undersigned worker`` as its own process: delivers queued mail over SMTP, stops on SIGTERM,
+and refuses to start on a real database without its keys."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from app.config import Settings
-from app.mail.models import OutboxStatus
-from tests.helpers import links, outbox, sign
+from app.jobs.models import JobState
+from app.signatures.service import MAIL_SIGNATURE
+from tests.helpers import links, queued_jobs, sign
 from tests.smtp import SMTPServer
 
 SCRIPT = Path(sys.executable).parent / "undersigned"
@@ -35,9 +37,11 @@ def test_worker_process_delivers_and_stops_cleanly(
         "UNDERSIGNED_DATA_DIR": str(tmp_path / "worker-data"),
         "UNDERSIGNED_BASE_URL": settings.base_url,
         "UNDERSIGNED_SECRET_KEYS": ",".join(settings.secret_keys),
+        "UNDERSIGNED_ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
+        "UNDERSIGNED_HASH_KEY": settings.hash_key,
         "UNDERSIGNED_SMTP_HOST": "127.0.0.1",
         "UNDERSIGNED_SMTP_PORT": str(smtp.port),
-        "UNDERSIGNED_MAIL_POLL_SECONDS": "0.2",
+        "UNDERSIGNED_JOB_POLL_SECONDS": "0.2",
     }
     log_path = tmp_path / "worker.log"
     with log_path.open("w") as log:
@@ -55,7 +59,8 @@ def test_worker_process_delivers_and_stops_cleanly(
 
     [mail] = smtp.messages
     assert set(links(mail)) == {"confirm", "withdraw"}
-    assert [row.status for row in outbox(engine)] == [OutboxStatus.SENT]
+    mail_jobs = [row for row in queued_jobs(engine) if row.kind == MAIL_SIGNATURE]
+    assert [row.state for row in mail_jobs] == [JobState.DONE]
     assert returncode == 0, output
-    assert "mail worker stopped" in output
+    assert "job worker stopped" in output
     assert "worker-test@example.org" not in output

@@ -1,0 +1,17 @@
+"""Every kind of job, and its handler, in one explicit place; and the recurring jobs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.jobs.worker import Handler, Recurring
+from app.privacy import jobs as privacy_jobs
+from app.signatures import emails as signature_emails
+from app.signatures.service import MAIL_SIGNATURE
+
+HANDLERS: dict[str, Handler] = {
+    MAIL_SIGNATURE: signature_emails.send_signature_mail,
+    privacy_jobs.PURGE: privacy_jobs.purge_expired,
+}
+
+RECURRING: tuple[Recurring, ...] = (Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),)

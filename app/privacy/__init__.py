@@ -1,0 +1,1 @@
+"""Privacy: keys, encryption of addresses, keyed hashes, and retention (purge) jobs."""
