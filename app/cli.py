@@ -47,8 +47,9 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> Non
 
     from app.main import create_app
 
-    if "base_url" not in settings.model_fields_set:
-        # Links in mail must reach this server even when it runs on another port.
+    if "base_url" not in settings.model_fields_set and settings.is_local_default:
+        # Links in mail must reach this server even when it runs on another port. A real
+        # deployment must say its public address itself (check_startable refuses otherwise).
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         settings = settings.model_copy(update={"base_url": f"http://{shown_host}:{port}"})
     if not settings.smtp_host:
