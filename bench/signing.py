@@ -26,11 +26,10 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.cli import alembic_config
-from app.config import Settings
 from app.db import make_engine, open_session
 from app.letters.demo import DEMO_SLUG, create_demo_letter
 from app.main import create_app
-from tests.live import serving
+from tests.live import serving, throwaway_settings
 from tests.pg import PostgresServer, find_pg_bin
 
 
@@ -39,7 +38,7 @@ def demo_server(database_url: str, data_dir: Path) -> Iterator[str]:
     from alembic import command
 
     command.upgrade(alembic_config(database_url), "head")
-    settings = Settings(database_url=database_url, data_dir=data_dir, secret_keys=["bench"])
+    settings = throwaway_settings(database_url, data_dir)
     app = create_app(settings)
     with open_session(app.state.engine, write=True) as session:
         create_demo_letter(session)

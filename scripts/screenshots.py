@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.live
@@ -32,7 +33,7 @@ from app.main import create_app
 from app.signatures import service as signatures
 from app.signatures.models import Signature, Visibility
 from app.signatures.schemas import SignatureInput
-from tests.live import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.live import CHROMIUM, CHROMIUM_ARGS, serving, throwaway_settings
 from tests.pg import free_port
 
 VIEWPORTS = {"phone": (390, 844), "desktop": (1366, 900)}
@@ -73,11 +74,31 @@ def seed_signers(settings: Settings, count: int) -> None:
                 country=country,
                 visibility=Visibility.PUBLIC,
             )
-            signatures.sign(session, letter_id=letter.id, data=data, duplicate_notice_limit=3)
+            signatures.sign(
+                session,
+                letter_id=letter.id,
+                data=data,
+                keyring=settings.keyring(),
+                limit=signatures.MailLimit(count=3, window=timedelta(days=1)),
+            )
             session.commit()
         token = tokens.make(Purpose.CONFIRM, latest_public_id(settings))
         with open_session(engine, write=True) as session:
-            signatures.confirm(session, tokens=tokens, token=token, max_age_seconds=TOKEN_DAYS)
+            described = signatures.describe_token(
+                session,
+                tokens=tokens,
+                purpose=Purpose.CONFIRM,
+                token=token,
+                max_age_seconds=TOKEN_DAYS,
+            )
+            assert described.details is not None
+            signatures.confirm(
+                session,
+                tokens=tokens,
+                token=token,
+                max_age_seconds=TOKEN_DAYS,
+                details=described.details,
+            )
             session.commit()
     engine.dispose()
 
@@ -140,6 +161,12 @@ def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> Non
         page.goto(f"/letters/{DEMO_SLUG}/signatures")
         shoot(page, out, "signatures", width)
 
+        page.goto(f"/letters/{DEMO_SLUG}/manage")
+        shoot(page, out, "manage", width)
+
+        page.goto(f"/withdraw/{tokens.make(Purpose.WITHDRAW, latest_public_id(settings))}")
+        shoot(page, out, "withdraw", width)
+
         page.goto("/letters/no-such-letter")
         shoot(page, out, "not-found", width)
 
@@ -156,12 +183,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="undersigned-shots-") as tmp:
         port = free_port()
         database_url = f"sqlite:///{tmp}/screenshots.db"
-        settings = Settings(
-            database_url=database_url,
-            data_dir=Path(tmp),
-            base_url=f"http://127.0.0.1:{port}",
-            secret_keys=["screenshots-only"],
-        )
+        settings = throwaway_settings(database_url, Path(tmp), f"http://127.0.0.1:{port}")
         command.upgrade(alembic_config(database_url), "head")
         seed_signers(settings, args.signers)
         with serving(create_app(settings), port=port), sync_playwright() as playwright:

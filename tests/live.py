@@ -12,6 +12,8 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
+from app.config import Settings
+from app.privacy.keys import new_encryption_key_entry, new_hash_key, new_secret_key
 from tests.pg import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,3 +47,20 @@ def serving(app: ASGIApp, *, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def throwaway_settings(
+    database_url: str, data_dir: Path, base_url: str = "http://127.0.0.1:8000", **changes: object
+) -> Settings:
+    """Settings for a database that lives as long as a benchmark or a screenshot run: fresh
+    keys, and an SMTP host that is never contacted (no worker runs)."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "base_url": base_url,
+        "secret_keys": [new_secret_key()],
+        "encryption_keys": [new_encryption_key_entry()],
+        "hash_key": new_hash_key(),
+        "smtp_host": "127.0.0.1",
+    }
+    return Settings(**(values | changes))  # type: ignore[arg-type]
