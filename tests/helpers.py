@@ -14,8 +14,8 @@ from app.db import open_session, utcnow
 from app.letters.models import Letter, LetterStatus
 from app.mail.models import OutboxMessage
 from app.mail.worker import MailWorker
+from app.signatures.addresses import canonical_email
 from app.signatures.models import Signature, SignatureState, Visibility
-from app.signatures.schemas import canonical_email
 from app.signatures.service import new_public_id
 from tests.conftest import BASE_URL
 from tests.smtp import SMTPServer

@@ -7,7 +7,8 @@ import pytest
 from app.kit.markdown import render_markdown
 from app.kit.text import clean_line, contains_url, has_control_characters, starts_like_formula
 from app.kit.tokens import Purpose, TokenError, Tokens
-from app.signatures.schemas import canonical_email, normalise_email, parse_sign_form
+from app.signatures.addresses import canonical_email, normalise_email
+from app.signatures.schemas import parse_sign_form
 
 
 @pytest.mark.parametrize(

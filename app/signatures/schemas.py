@@ -13,17 +13,14 @@ from pydantic import BaseModel, ConfigDict
 
 from app.kit.i18n import N_
 from app.kit.text import clean_line, contains_url, has_control_characters, starts_like_formula
+from app.signatures.addresses import EMAIL_MAX, normalise_email
+from app.signatures.addresses import canonical_email as canonical_email  # re-exported
 from app.signatures.models import SignatureState, Visibility
 
 NAME_MAX = 120
 AFFILIATION_MAX = 160
 CITY_MAX = 80
-EMAIL_MAX = 254
 HONEYPOT_FIELD = "website"
-
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
-_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
 
 @lru_cache(maxsize=8)
@@ -35,41 +32,6 @@ def country_names(locale: str = "en") -> dict[str, str]:
     for not_a_country in ("ZZ", "EU", "UN", "EZ", "QO"):
         codes.pop(not_a_country, None)
     return dict(sorted(codes.items(), key=lambda item: item[1]))
-
-
-def normalise_email(raw: str) -> str | None:
-    """The address as typed (trimmed), with the domain lower-cased, or None if it is not one."""
-    email = raw.strip()
-    if not email or len(email) > EMAIL_MAX or has_control_characters(email) or " " in email:
-        return None
-    local, at, domain = email.rpartition("@")
-    if not at or not local or len(local) > 64 or not _LOCAL_PART.match(local):
-        return None
-    if local.startswith(".") or local.endswith(".") or ".." in local:
-        return None
-    try:
-        ascii_domain = domain.lower().encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
-        return None
-    if not re.fullmatch(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}", labels[-1]):
-        return None
-    normalised = f"{local}@{ascii_domain}"
-    # An international domain grows when spelled in ASCII: check the length again.
-    return normalised if len(normalised) <= EMAIL_MAX else None
-
-
-def canonical_email(email: str) -> str:
-    """One mailbox, one spelling: lower case, ``+tags`` dropped, Gmail's dots dropped."""
-    local, _, domain = email.lower().rpartition("@")
-    # A local part that starts with "+" has no tag to drop: keep it whole, not empty.
-    local = local.split("+", 1)[0] or local
-    if domain in _GMAIL_DOMAINS:
-        local = local.replace(".", "")
-        domain = "gmail.com"
-    return f"{local}@{domain}"
 
 
 @dataclass(frozen=True, slots=True)
