@@ -51,6 +51,8 @@ def normalise_email(raw: str) -> str | None:
         )
     except EmailNotValidError:
         return None
+    if parsed.ascii_email is None:  # only without allow_smtputf8=False
+        return None
     local, _, domain = parsed.ascii_email.rpartition("@")
     domain = domain.lower()
     if not local or len(local) > LOCAL_MAX or not _TLD.fullmatch(domain.rpartition(".")[2]):
