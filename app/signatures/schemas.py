@@ -12,12 +12,12 @@ from babel import Locale
 from pydantic import BaseModel, ConfigDict
 
 from app.kit.i18n import N_
-from app.kit.text import clean_line, contains_url, has_control_characters, starts_like_formula
+from app.kit.text import NAME_MAX as NAME_MAX  # re-exported
+from app.kit.text import check_affiliation, check_name, clean_line
 from app.signatures.addresses import EMAIL_MAX, normalise_email
 from app.signatures.addresses import canonical_email as canonical_email  # re-exported
 from app.signatures.models import SignatureState, Visibility
 
-NAME_MAX = 120
 AFFILIATION_MAX = 160
 CITY_MAX = 80
 HONEYPOT_FIELD = "website"
@@ -78,31 +78,13 @@ def empty_form() -> SignForm:
     return SignForm(values={name: "" for name in FORM_FIELDS} | {"visibility": "counted_only"})
 
 
-def _check_text(value: str, *, limit: int) -> str | None:
-    cleaned = clean_line(value)
-    if has_control_characters(value):
-        return N_("Please remove the special or invisible characters.")
-    if len(cleaned) > limit:
-        return N_("This is too long.")
-    if starts_like_formula(cleaned):
-        return N_("This cannot start with =, +, - or @.")
-    if contains_url(cleaned):
-        return N_("Web addresses are not allowed here.")
-    return None
-
-
 def parse_sign_form(data: Mapping[str, str]) -> SignForm:
     # Keep what was typed, capped so a huge post cannot be echoed back at length.
     values = {name: str(data.get(name, ""))[:1000] for name in FORM_FIELDS}
     values["visibility"] = values["visibility"] or "counted_only"
     form = SignForm(values=values, honeypot_filled=bool(str(data.get(HONEYPOT_FIELD, "")).strip()))
 
-    name = values["name"]
-    if not clean_line(name):
-        form.errors["name"] = N_("Please enter your name.")
-    elif len(clean_line(name)) < 2:
-        form.errors["name"] = N_("Please enter your full name.")
-    elif error := _check_text(name, limit=NAME_MAX):
+    if error := check_name(values["name"]):
         form.errors["name"] = error
 
     if not values["email"].strip():
@@ -113,7 +95,7 @@ def parse_sign_form(data: Mapping[str, str]) -> SignForm:
         form.errors["email"] = N_("Please enter a valid email address, like name@example.org.")
 
     for name_, limit in (("affiliation", AFFILIATION_MAX), ("city", CITY_MAX)):
-        if error := _check_text(values[name_], limit=limit):
+        if error := check_affiliation(values[name_], limit):
             form.errors[name_] = error
 
     if values["country"] and values["country"] not in country_names():
