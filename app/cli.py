@@ -13,6 +13,7 @@ from alembic.config import Config
 
 from app.config import MIGRATIONS_DIR, Settings
 from app.db import make_engine, open_session
+from app.kit.logging import install_redaction
 
 log = logging.getLogger("undersigned")
 
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_redaction()
     settings = Settings()
     if args.command == "migrate":
         migrate(settings)
