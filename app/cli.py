@@ -13,6 +13,7 @@ from alembic.config import Config
 
 from app.config import MIGRATIONS_DIR, ConfigurationError, Settings
 from app.db import make_engine, open_session
+from app.kit.logging import install_redaction
 from app.privacy.keys import KeyMaterialError
 
 log = logging.getLogger("undersigned")
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_redaction()
     try:
         _run(args)
     except (ConfigurationError, KeyMaterialError) as exc:

@@ -6,21 +6,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 
 from app.config import STATIC_DIR, Settings
 from app.counters.routes import router as counters_router
 from app.db import make_engine
 from app.jobs.worker import JobWorker, start_in_thread
 from app.kit.i18n import N_
-from app.kit.logging import RequestLogMiddleware
+from app.kit.logging import RequestLogMiddleware, install_redaction
 from app.kit.pages import render_page
-from app.kit.security import SecurityMiddleware
+from app.kit.security import (
+    SecurityMiddleware,
+    refuse_odd_charsets,
+    relative_location,
+    trimmed_path,
+)
 from app.kit.templating import build_templates, default_environment
 from app.kit.tokens import TokenError, Tokens
 from app.letters.routes import router as letters_router
@@ -70,6 +76,19 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     )
 
 
+def _redirect_without_trailing_slash(request: Request) -> Response | None:
+    """Our own trailing-slash redirect: Starlette's builds an absolute URL from the Host
+    header; this one is a relative path that cannot lead off the site."""
+    target = trimmed_path(request.scope["path"])
+    if target is None:
+        return None
+    scope = {**request.scope, "path": target}
+    if all(route.matches(scope)[0] is Match.NONE for route in request.app.router.routes):
+        return None
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return RedirectResponse(relative_location(target, query), status_code=307)
+
+
 @asynccontextmanager
 async def _run_job_worker(app: FastAPI) -> AsyncIterator[None]:
     worker = JobWorker(
@@ -87,8 +106,11 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     """``job_worker`` runs the job worker (mail, purges) in a thread for the app's lifetime."""
     settings = settings or Settings()
     settings.check_startable()
+    install_redaction()  # no log line carries an address or a token, tracebacks included
     app = FastAPI(
         title=settings.site_name,
+        redirect_slashes=False,  # see _redirect_without_trailing_slash
+        dependencies=[Depends(refuse_odd_charsets)],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -136,6 +158,8 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
+            if redirect := _redirect_without_trailing_slash(request):
+                return redirect
             return _error_page(
                 request, 404, N_("Page not found"), N_("There is nothing at this address.")
             )

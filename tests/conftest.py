@@ -20,6 +20,7 @@ from app.jobs.worker import JobWorker
 from app.letters.demo import create_demo_letter
 from app.mail.sender import SMTPSender
 from app.main import create_app
+from tests import logcheck
 from tests.live import serving
 from tests.pg import PostgresServer, find_pg_bin, free_port
 from tests.smtp import SMTPServer
@@ -150,6 +151,25 @@ def letter_slug(engine: Engine) -> str:
 def worker(engine: Engine, settings: Settings) -> JobWorker:
     # No recurring jobs here, so counts of work done are the test's own; tests/privacy covers them.
     return JobWorker(engine=engine, settings=settings, sender=SMTPSender(settings), recurring=())
+
+
+LOG_LINES = logcheck.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No log line of the whole run may hold an address or a token."""
+    found = logcheck.offending(LOG_LINES.lines)
+    if not found:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(
+            f"LOG CHECK: {len(found)} log line(s) hold an address or a token:", red=True, bold=True
+        )
+        for line in found[:50]:
+            reporter.write_line(f"  {line}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -16,8 +16,8 @@ from app.jobs.worker import JobWorker
 from app.letters.models import Letter, LetterStatus
 from app.privacy.crypto import Keyring
 from app.privacy.keys import parse_encryption_keys, parse_hash_key
+from app.signatures.addresses import canonical_email
 from app.signatures.models import Signature, SignatureState, Visibility
-from app.signatures.schemas import canonical_email
 from app.signatures.service import new_public_id
 from tests.conftest import BASE_URL, TEST_ENCRYPTION_KEY, TEST_HASH_KEY
 from tests.html import form_values, parse

@@ -33,7 +33,9 @@ CHROMIUM_ARGS = [
 def serving(app: ASGIApp, *, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` in a thread until the block ends; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's loggers propagate to the root logger (and the tests' log check)
+    # instead of getting handlers of their own.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 
 from app.kit.markdown import render_markdown
-from app.kit.text import clean_line, contains_url, has_control_characters, starts_like_formula
+from app.kit.text import (
+    clean_line,
+    contains_link,
+    contains_url,
+    has_control_characters,
+    starts_like_formula,
+)
 from app.kit.tokens import Purpose, TokenError, Tokens
-from app.signatures.schemas import canonical_email, normalise_email, parse_sign_form
+from app.signatures.addresses import canonical_email, normalise_email
+from app.signatures.schemas import parse_sign_form
 
 
 @pytest.mark.parametrize(
@@ -117,16 +124,24 @@ def test_clean_line_composes_so_lengths_are_counted_as_people_see_them() -> None
         "HTTPS://SPAM",
         "ftp://files",
         "Anna www.spam",
-        "buy at cheap-pills.com now",
-        "EXAMPLE.COM",
-        "spam.ru",
         "t.me/channel",
         "bit.ly/x",
-        "win.xyz",
+        "mailto:anna",
+        "anna@example.org",
     ],
 )
 def test_contains_url_finds_addresses(text: str) -> None:
     assert contains_url(text)
+    assert contains_link(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["buy at cheap-pills.com now", "EXAMPLE.COM", "spam.ru", "win.xyz"]
+)
+def test_bare_domains_are_links_but_not_urls(text: str) -> None:
+    # An organisation may be called "Booking.com"; a name may not.
+    assert contains_link(text)
+    assert not contains_url(text)
 
 
 @pytest.mark.parametrize(
@@ -148,6 +163,7 @@ def test_contains_url_finds_addresses(text: str) -> None:
 )
 def test_contains_url_leaves_names_alone(text: str) -> None:
     assert not contains_url(text)
+    assert not contains_link(text)
 
 
 @pytest.mark.parametrize("text", ["\x00", "a\x07b", "a\u202eb", "a\u200bb", "a\ufeffb", "a\tb"])

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import codecs
 import hmac
+import re
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.kit.i18n import N_
 
 CSRF_COOKIE = "us_csrf"
 CSRF_FIELD = "csrf_token"
@@ -128,3 +134,54 @@ def csrf_valid(request: Request, submitted: str | None) -> bool:
     if not cookie or not submitted:
         return False
     return hmac.compare_digest(cookie.encode(), submitted.encode())
+
+
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_UTF8_NAMES = frozenset({"utf-8", "ascii"})
+_CHARSET_PARAM = re.compile(r";\s*charset\s*=\s*\"?([^\";\s]*)", re.IGNORECASE)
+ODD_CHARSET = N_("Forms must be sent in UTF-8.")
+
+
+def form_charset_ok(content_type: str) -> bool:
+    """A form body declared in any charset but UTF-8 (or its ASCII subset) is refused: Starlette
+    decodes multipart fields with the declared codec, and UTF-7 or raw-unicode-escape turn
+    plain bytes into lone surrogates that no page or database can hold. Browsers send UTF-8."""
+    # Starlette's own parser decides what the body is and which codec decodes it; a regex
+    # gives a second opinion on the charset, so neither parser's quirks let one through.
+    media_type, params = parse_options_header(content_type)
+    if media_type.decode("latin-1") not in FORM_TYPES:
+        return True
+    declared = _CHARSET_PARAM.findall(content_type)
+    if b"charset" in params:
+        declared.append(params[b"charset"].decode("latin-1"))
+    try:
+        return all(codecs.lookup(name).name in _UTF8_NAMES for name in declared)
+    except LookupError:
+        return False
+
+
+def refuse_odd_charsets(request: Request) -> None:
+    """An app-wide dependency: 400 with the error page for a form in another charset."""
+    if not form_charset_ok(request.headers.get("content-type", "")):
+        raise HTTPException(status_code=400, detail=ODD_CHARSET)
+
+
+_LEADING_SEPARATORS = re.compile(r"^[/\\\s\x00-\x1f\x7f]+")
+
+
+def trimmed_path(path: str) -> str | None:
+    """Where a path with a trailing slash should go: the same path without it, its leading
+    slashes (and backslashes, blanks, controls, which browsers read as slashes or drop)
+    collapsed to one, so it can never become ``//elsewhere``. None for a path without a
+    trailing slash, or the root."""
+    if not path.endswith("/"):
+        return None
+    target = "/" + _LEADING_SEPARATORS.sub("", path).rstrip("/")
+    return None if target == "/" else target
+
+
+def relative_location(path: str, query: str = "") -> str:
+    """A Location header value: a path on this site, percent-encoded, never built from the
+    request's Host header (which the client chooses)."""
+    location = quote(path, safe="/:@!$&'()*+,;=~")
+    return f"{location}?{quote(query, safe='=&%+;/:@!$()*,~')}" if query else location

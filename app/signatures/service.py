@@ -27,6 +27,7 @@ from app.kit.tokens import Purpose, TokenError, Tokens
 from app.letters import service as letters
 from app.letters.schemas import LetterSummary
 from app.privacy.crypto import Keyring
+from app.signatures.addresses import canonical_email
 from app.signatures.models import Signature, SignatureState, Visibility
 from app.signatures.schemas import (
     SignatureDetails,
@@ -34,7 +35,6 @@ from app.signatures.schemas import (
     SignerPublic,
     SignersPage,
     TokenSignature,
-    canonical_email,
 )
 
 MAIL_SIGNATURE = "signature.mail"

@@ -43,7 +43,7 @@ def _encrypt_existing_addresses() -> None:
     if not rows:
         return  # a new database needs no keys here
     from app.config import Settings
-    from app.signatures.schemas import canonical_email
+    from app.signatures.addresses import canonical_email
 
     keyring = Settings().keyring()
     for signature_id, letter_id, email, state in rows:

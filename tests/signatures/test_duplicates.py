@@ -18,8 +18,8 @@ from app.config import Settings
 from app.db import open_session, utcnow
 from app.jobs.models import JobState
 from app.jobs.worker import JobWorker
+from app.signatures.addresses import normalise_email
 from app.signatures.models import Signature, SignatureState, Visibility
-from app.signatures.schemas import normalise_email
 from tests.helpers import (
     address_of,
     count,
