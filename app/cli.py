@@ -7,9 +7,12 @@ import logging
 import signal
 import sys
 import threading
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import MIGRATIONS_DIR, ConfigurationError, Settings
 from app.db import make_engine, open_session
@@ -17,6 +20,10 @@ from app.kit.logging import install_redaction
 from app.privacy.keys import KeyMaterialError
 
 log = logging.getLogger("undersigned")
+
+# Every `undersigned migrate` on PostgreSQL takes this advisory lock (any fixed number would do),
+# so replicas that start together migrate one at a time and the later ones find nothing to do.
+MIGRATION_LOCK_KEY = 0x756E6465  # "unde"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -28,7 +35,28 @@ def alembic_config(database_url: str) -> Config:
 
 
 def migrate(settings: Settings) -> None:
-    command.upgrade(alembic_config(settings.resolved_database_url()), "head")
+    url = settings.resolved_database_url()
+    engine = make_engine(url)
+    if engine.dialect.name != "postgresql":
+        engine.dispose()
+        command.upgrade(alembic_config(url), "head")  # SQLite: one file, one host
+        return
+    # The lock is held by a connection of its own (migrations/env.py opens the one Alembic
+    # uses), in autocommit: an idle open transaction here would stall CREATE INDEX
+    # CONCURRENTLY in a migration. A session lock dies with its connection, so a killed
+    # migrator never leaves the others waiting.
+    key = {"key": MIGRATION_LOCK_KEY}
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock:
+            if not lock.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
+                log.info("another process is migrating this database: waiting for it")
+                lock.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            try:
+                command.upgrade(alembic_config(url), "head")
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+    finally:
+        engine.dispose()
 
 
 def demo(settings: Settings) -> None:
@@ -39,7 +67,11 @@ def demo(settings: Settings) -> None:
         created = create_demo_letter(session)
         session.commit()
     engine.dispose()
-    where = f"{settings.base_url}/letters/{DEMO_SLUG}"
+    path = f"/letters/{DEMO_SLUG}"
+    if "base_url" in settings.model_fields_set:
+        where = f"{settings.base_url}{path}"
+    else:  # only `serve` knows its port: it prints the full address when it starts
+        where = f"{path} on the address `undersigned serve` prints"
     print(f"Demo letter {'created' if created else 'already there'}: {where}")
 
 
@@ -53,12 +85,32 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> Non
         # deployment must say its public address itself (check_startable refuses otherwise).
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         settings = settings.model_copy(update={"base_url": f"http://{shown_host}:{port}"})
+    _print_addresses(settings, host=host, port=port)
     if not settings.smtp_host:
         print("No UNDERSIGNED_SMTP_HOST set: mail is printed here instead of sent.")
     # The worker lives in the app's lifespan, so a SIGTERM stops it cleanly before exit.
     app = create_app(settings, job_worker=with_worker)
     # Our own request log (app.kit.logging) names routes, never tokens or addresses.
     uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True)
+
+
+def _print_addresses(settings: Settings, *, host: str, port: int) -> None:
+    """Where this server listens, and where readers find it (links in mail use the latter)."""
+    from app.letters.demo import DEMO_SLUG
+    from app.letters.service import LetterNotFound, get_public_summary
+
+    shown_host = f"[{host}]" if ":" in host else host
+    print(f"Listening on http://{shown_host}:{port}", flush=True)
+    print(f"Letters: {settings.base_url}/", flush=True)
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        with open_session(engine) as session:
+            get_public_summary(session, slug=DEMO_SLUG)
+        print(f"Demo letter: {settings.base_url}/letters/{DEMO_SLUG}", flush=True)
+    except (LetterNotFound, SQLAlchemyError):
+        pass  # no demo letter, or no schema yet: the first request will say so
+    finally:
+        engine.dispose()
 
 
 def run_worker(settings: Settings) -> None:
@@ -84,23 +136,37 @@ def rotate_keys(settings: Settings, *, batch_size: int) -> None:
     print(f"Re-encrypted {changed} address(es) with key {settings.keyring().current_key_id!r}.")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Every ``--help`` (subcommands inherit this class) shows each option's default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="undersigned", description=__doc__)
+    parser = _Parser(prog="undersigned", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser(
+        "migrate",
+        help="bring the database schema up to date (on PostgreSQL one process at a time, "
+        "under an advisory lock, so replicas may all run it)",
+    )
     commands.add_parser("demo", help="create the demo letter (running it again changes nothing)")
-    serve_parser = commands.add_parser("serve", help="the web app plus an in-process mail worker")
-    serve_parser.add_argument("--host", default="127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser = commands.add_parser("serve", help="the web app plus an in-process job worker")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve_parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve_parser.add_argument(
-        "--no-worker", action="store_true", help="run no mail worker (run `undersigned worker`)"
+        "--no-worker", action="store_true", help="run no job worker (run `undersigned worker`)"
     )
     commands.add_parser("worker", help="the job worker alone (mail, purges)")
     rotate_parser = commands.add_parser(
         "rotate-keys",
         help="re-encrypt every stored address with the first of UNDERSIGNED_ENCRYPTION_KEYS",
     )
-    rotate_parser.add_argument("--batch-size", type=int, default=500)
+    rotate_parser.add_argument(
+        "--batch-size", type=int, default=500, help="addresses re-encrypted per transaction"
+    )
     return parser
 
 

@@ -21,8 +21,17 @@ from app.privacy.keys import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def _shipped(name: str) -> Path:
+    """``app/<name>`` in an installed wheel (pyproject.toml force-includes it there), else the
+    checkout's top-level ``<name>`` (editable installs, tests)."""
+    packaged = Path(__file__).resolve().parent / name
+    return packaged if packaged.is_dir() else PROJECT_ROOT / name
+
+
+TEMPLATES_DIR = _shipped("templates")
+MIGRATIONS_DIR = _shipped("migrations")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -15,17 +16,18 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from sqlalchemy import func
+from sqlalchemy import func, inspect, text
 from sqlmodel import select
 
-from app.cli import main
+from app.cli import MIGRATION_LOCK_KEY, build_parser, main
 from app.config import Settings
 from app.db import make_engine, open_session
 from app.kit.tokens import Purpose, Tokens
 from app.letters.demo import DEMO_SLUG
 from app.letters.models import Letter
+from tests.conftest import skip_for_missing
 from tests.helpers import csrf_from
-from tests.pg import free_port
+from tests.pg import PostgresServer, free_port
 
 SCRIPT = Path(sys.executable).parent / "undersigned"
 
@@ -188,3 +190,97 @@ def test_serve_runs_the_app_and_prints_mail_to_the_console(tmp_path: Path) -> No
     # The job worker lives in the app's lifespan, so it is stopped before the process exits.
     assert "job worker stopped" in log
     assert "example.org" not in log
+
+
+def test_every_help_lists_every_option_with_its_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    subcommands = next(
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    assert set(subcommands.choices) >= {"migrate", "demo", "serve", "worker"}
+    for name, parser in subcommands.choices.items():
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        shown = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+        for action in parser._actions:
+            if action.option_strings and action.default is not argparse.SUPPRESS:
+                assert action.option_strings[-1] in shown, (name, action)
+                assert f"(default: {action.default})" in shown, (name, action.option_strings)
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    shown = capsys.readouterr().out
+    assert "(default: 127.0.0.1)" in shown
+    assert "(default: 8000)" in shown
+
+
+def test_demo_prints_an_address_only_when_it_knows_it(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("UNDERSIGNED_DATA_DIR", str(tmp_path / "data"))
+    assert main(["migrate"]) == 0
+    assert main(["demo"]) == 0
+    # `serve --port 9000` would serve elsewhere than BASE_URL's default: no address is invented.
+    printed = capsys.readouterr().out
+    assert f"/letters/{DEMO_SLUG}" in printed
+    assert "http" not in printed
+
+    clean_env.setenv("UNDERSIGNED_BASE_URL", "https://letters.example.org/")
+    assert main(["demo"]) == 0
+    assert f"https://letters.example.org/letters/{DEMO_SLUG}" in capsys.readouterr().out
+
+
+def test_migrations_started_together_take_turns_under_the_advisory_lock(
+    postgres: PostgresServer | None, tmp_path: Path
+) -> None:
+    if postgres is None:
+        skip_for_missing("PostgreSQL server (initdb, pg_ctl)")
+    admin = make_engine(postgres.admin_url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CREATE DATABASE migrate_race"))
+    url = postgres.url("migrate_race")
+    env = {**_env(tmp_path / "data"), "UNDERSIGNED_DATABASE_URL": url}
+    engine = make_engine(url)
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+            # Hold the lock, as a replica mid-migration would: both newcomers must queue.
+            holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            for _ in range(2):
+                processes.append(
+                    subprocess.Popen(
+                        [str(SCRIPT), "migrate"],
+                        env=env,
+                        cwd=tmp_path,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+            wait_for(
+                lambda: holder.execute(waiting).scalar() == 2,
+                seconds=30,
+                what="both migrations to wait for the lock",
+            )
+            assert not inspect(holder).has_table("alembic_version")  # nothing ran meanwhile
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        logs = []
+        for process in processes:
+            _, stderr = process.communicate(timeout=60)
+            assert process.returncode == 0, stderr
+            logs.append(stderr)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        engine.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("DROP DATABASE migrate_race WITH (FORCE)"))
+        admin.dispose()
+    assert all("another process is migrating" in log for log in logs)
+    # One applied the revisions; the other, once the lock was free, found nothing to do.
+    assert sorted("Running upgrade" in log for log in logs) == [False, True]
