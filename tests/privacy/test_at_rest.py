@@ -90,6 +90,7 @@ def test_after_withdrawing_nothing_about_the_signer_is_left(
     assert (kept.email_encrypted, kept.email_hash, kept.email_domain_hash) == (None, None, None)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_sqlite_files_and_data_folder_hold_no_trace(
     client: TestClient,
     engine: Engine,
@@ -98,8 +99,7 @@ def test_the_sqlite_files_and_data_folder_hold_no_trace(
     letter_slug: str,
     settings: Settings,
 ) -> None:
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("a file-level check: PostgreSQL is checked through its tables above")
+    # A file-level check; on PostgreSQL the tables are checked (above).
     _sign_confirm_withdraw(client, letter_slug, worker, smtp)
     engine.dispose()  # as when the service stops and the files are copied
     database_file = Path(settings.database_url.removeprefix("sqlite:///"))
