@@ -252,13 +252,16 @@ def confirm(
         if not letter.accepting:
             raise LetterClosed(letter.slug)
         values |= {"state": SignatureState.CONFIRMED, "confirmed_at": utcnow()}
-    session.execute(
+    changed = session.execute(
         update(Signature)
         .where(col(Signature.id) == signature.id)
         .where(col(Signature.public_id) == signature.public_id)
-        .where(col(Signature.state) != SignatureState.WITHDRAWN)
+        .where(col(Signature.state) == signature.state)
         .values(**values)
     )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        # Replaced or withdrawn between the page and the button: this link is spent.
+        raise SignatureGone(Purpose.CONFIRM.value)
     session.flush()
     session.refresh(signature)
     return _token_view(letter, signature)
