@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import traceback
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -16,8 +17,9 @@ from sqlmodel import col
 
 from app.config import Settings
 from app.db import open_session, utcnow
+from app.jobs.errors import JobError
 from app.jobs.models import Job, JobState
-from app.mail.sender import MailConnection, Sender
+from app.mail.sender import MailConnection, Sender, redact_addresses
 
 log = logging.getLogger(__name__)
 
@@ -204,11 +206,16 @@ class JobWorker:
             log.error("job %s: unknown kind %r; kept for a worker that knows it", job.id, job.kind)
             self._fenced(
                 job,
+                attempts=col(Job.attempts) - 1,  # not an attempt: nothing was tried
                 locked_until=None,
                 lease_token=None,
                 last_error=f"unknown job kind {job.kind!r}",
                 run_at=self.clock() + timedelta(seconds=self.settings.job_backoff_max_seconds),
             )
+            return None
+        if job.attempts > job.max_attempts:
+            # Every allowed attempt ended without an outcome: the job kills its worker.
+            self._failed(job, JobError("attempts exhausted without an outcome", permanent=True))
             return None
         try:
             outcome = handler(context, job)
@@ -233,7 +240,7 @@ class JobWorker:
 
     def _failed(self, job: ClaimedJob, exc: Exception) -> None:
         permanent = bool(getattr(exc, "permanent", False))
-        error = f"{type(exc).__name__}: {exc}"[:1000]
+        error = describe_failure(exc)
         if permanent or job.attempts >= job.max_attempts:
             log.warning("job %s (%s): failed for good: %s", job.id, job.kind, error)
             self._fenced(
@@ -291,6 +298,17 @@ class JobWorker:
             if done < self.settings.job_batch_size:  # a full batch: more may be waiting
                 stop.wait(self.settings.job_poll_seconds)
         log.info("job worker stopped")
+
+
+def describe_failure(exc: Exception) -> str:
+    """What is stored and logged about a failure. A JobError's message is the handler's own
+    (addresses redacted all the same); any other exception is named with where it was raised,
+    never its message, which may quote a signer's address or name."""
+    if isinstance(exc, JobError):
+        return redact_addresses(f"{type(exc).__name__}: {exc}")[:1000]
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename.rpartition('/')[2]}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{where}"
 
 
 def start_in_thread(worker: JobWorker) -> tuple[threading.Thread, threading.Event]:
