@@ -149,7 +149,7 @@ def letter_slug(engine: Engine) -> str:
 
 @pytest.fixture
 def worker(engine: Engine, settings: Settings) -> JobWorker:
-    # No recurring jobs here, so counts of work done are the test's own; tests/privacy covers them.
+    # No recurring jobs here, so counts of work done are the test's own; tests/jobs covers them.
     return JobWorker(engine=engine, settings=settings, sender=SMTPSender(settings), recurring=())
 
 

@@ -234,8 +234,8 @@ class JobWorker:
             log.warning(
                 "job %s (%s): lease lost while running; outcome not recorded", job.id, job.kind
             )
-        else:
-            log.info("job %s (%s): %s", job.id, job.kind, outcome.value)
+            return None  # the holder of the new lease records it
+        log.info("job %s (%s): %s", job.id, job.kind, outcome.value)
         return outcome
 
     def _failed(self, job: ClaimedJob, exc: Exception) -> None:
