@@ -215,13 +215,11 @@ def test_a_late_finish_from_a_worker_that_lost_its_lease_is_fenced_off(
     assert first["Message-ID"] == again["Message-ID"]
 
 
+# Row locks are PostgreSQL's; on SQLite claims are serialised by BEGIN IMMEDIATE.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_claim_skips_jobs_another_worker_is_claiming(
     engine: Engine, settings: Settings, letter_slug: str
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip(
-            "row locks are PostgreSQL's; on SQLite claims are serialised by BEGIN IMMEDIATE"
-        )
     ids = queue_mails(engine, letter_slug, [f"locked{n}@example.org" for n in range(3)])
     # Were the claim to wait for the locked row instead of skipping it, it would fail here,
     # at once, rather than hang.
