@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     mail_backoff_max_seconds: float = 3600.0
 
     signatures_page_size: int = 50
+
+    # Requests worked on at once; the rest wait in line, in order, without holding a thread or
+    # a database connection. The database pool is sized from it, and the thread pool kept larger.
+    max_active_requests: int = Field(default=10, ge=1)
+    # Past this many waiting, or after waiting this long, a request is refused at once: 503.
+    max_queued_requests: int = Field(default=1000, ge=0)
+    max_queue_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

@@ -10,12 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as DatabaseTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.config import STATIC_DIR, Settings
 from app.counters.routes import router as counters_router
 from app.db import make_engine
+from app.kit.admission import RETRY_AFTER_SECONDS, AdmissionMiddleware
 from app.kit.i18n import N_
 from app.kit.logging import RequestLogMiddleware
 from app.kit.pages import render_page
@@ -91,7 +93,9 @@ def create_app(settings: Settings | None = None, *, mail_worker: bool = False) -
         lifespan=_run_mail_worker if mail_worker else None,
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.resolved_database_url())
+    app.state.engine = make_engine(
+        settings.resolved_database_url(), connections=settings.max_active_requests
+    )
     app.state.tokens = Tokens(settings.resolved_secret_keys())
     app.state.templates = build_templates(default_environment())
 
@@ -99,6 +103,13 @@ def create_app(settings: Settings | None = None, *, mail_worker: bool = False) -
     app.include_router(signatures_router)
     app.include_router(counters_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Innermost, so a refusal still carries the security headers and is logged.
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_active=settings.max_active_requests,
+        max_queued=settings.max_queued_requests,
+        max_wait_seconds=settings.max_queue_seconds,
+    )
     app.add_middleware(
         SecurityMiddleware, base_url=settings.base_url, secure_cookies=settings.secure_cookies
     )
@@ -145,4 +156,14 @@ def create_app(settings: Settings | None = None, *, mail_worker: bool = False) -
         )
 
     app.add_exception_handler(RequestValidationError, validation_error)
+
+    def database_busy(request: Request, exc: Exception) -> Response:
+        response = _error_page(
+            request, 503, N_("The service is busy"), N_("Please try again in a moment.")
+        )
+        response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    # No connection or SQLite write lock came free in time (app.db): busy, not broken.
+    app.add_exception_handler(DatabaseTimeout, database_busy)
     return app
