@@ -46,8 +46,10 @@ class AdmissionMiddleware:
         if self._places is None:
             # anyio's semaphore wakes waiters first come, first served.
             self._places = anyio.Semaphore(self.max_active, fast_acquire=False)
-            limiter = anyio.to_thread.current_default_thread_limiter()
-            limiter.total_tokens = max(limiter.total_tokens, self.max_active + SPARE_THREADS)
+        # The thread limiter belongs to the event loop (a test client may start several).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        if limiter.total_tokens < self.max_active + SPARE_THREADS:
+            limiter.total_tokens = self.max_active + SPARE_THREADS
         return self._places
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
