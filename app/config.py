@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.privacy.crypto import Keyring
@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     job_backoff_max_seconds: float = 3600.0
 
     signatures_page_size: int = 50
+
+    # Requests worked on at once; the rest wait in line, in order, without holding a thread or
+    # a database connection. The database pool is sized from it, and the thread pool kept larger.
+    max_active_requests: int = Field(default=10, ge=1)
+    # Past this many waiting, or after waiting this long, a request is refused at once: 503.
+    max_queued_requests: int = Field(default=1000, ge=0)
+    max_queue_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("secret_keys", "encryption_keys", mode="before")
     @classmethod

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, make_url
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, SQLModel
 
 # Set before any table is defined so every constraint has a predictable name in migrations.
@@ -61,19 +65,39 @@ def string_enum(enum_type: type[StrEnum]) -> SAEnum:
     )
 
 
-def make_engine(url: str) -> Engine:
+# Connections beyond the admitted requests (the in-process mail worker, start-up tasks).
+SPARE_CONNECTIONS = 2
+# Waiting longer than this for a pooled connection, or for SQLite's writer lock, raises
+# sqlalchemy.exc.TimeoutError (answered 503): a shortage is never a silent long stall.
+POOL_TIMEOUT_SECONDS = 5.0
+WRITER_TIMEOUT_SECONDS = 10.0
+
+# One lock per SQLite engine: this process's writers queue on it, rather than each sleeping in
+# SQLite's busy handler and retrying.
+_writer_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def make_engine(url: str, *, connections: int = 10) -> Engine:
+    """``connections``: how many requests may use the database at once (see AdmissionMiddleware)."""
+    pool_size = connections + SPARE_CONNECTIONS
+    pooled = {
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
+        "pool_timeout": POOL_TIMEOUT_SECONDS,
+    }
     # hide_parameters: a database error's message must never carry a signer's address into a log.
     if url.startswith("sqlite"):
+        in_memory = make_url(url).database in (None, "", ":memory:")
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             hide_parameters=True,
+            **({} if in_memory else pooled),
         )
         _tune_sqlite(engine)
+        _writer_locks[engine] = threading.Lock()
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
-    )
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pooled)
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -102,8 +126,37 @@ def _tune_sqlite(engine: Engine) -> None:
 def open_session(engine: Engine, *, write: bool = False) -> Session:
     session = Session(engine, expire_on_commit=False)
     if write:
-        session.connection(execution_options={"write": True})
+        release = _hold_writer_lock(engine, session)
+        try:
+            session.connection(execution_options={"write": True})
+        except BaseException:
+            release()
+            raise
     return session
+
+
+def _hold_writer_lock(engine: Engine, session: Session) -> Callable[[], None]:
+    """On SQLite, take this process's writer lock until the session's first transaction ends."""
+    lock = _writer_locks.get(engine)
+    if lock is None:
+        return lambda: None
+    if not lock.acquire(timeout=WRITER_TIMEOUT_SECONDS):
+        raise sa_exc.TimeoutError("timed out waiting for the SQLite writer lock")
+    held = [True]
+
+    def release(*_: object) -> None:
+        if held:
+            held.clear()
+            lock.release()
+
+    def on_transaction_end(_session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            release()
+
+    event.listen(session, "after_transaction_end", on_transaction_end)
+    # A session dropped without being closed must not keep every other writer out.
+    weakref.finalize(session, release)
+    return release
 
 
 def get_session(request: Request) -> Iterator[Session]:

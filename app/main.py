@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as DatabaseTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
@@ -18,6 +19,7 @@ from app.config import STATIC_DIR, Settings
 from app.counters.routes import router as counters_router
 from app.db import make_engine
 from app.jobs.worker import JobWorker, start_in_thread
+from app.kit.admission import RETRY_AFTER_SECONDS, AdmissionMiddleware
 from app.kit.i18n import N_
 from app.kit.logging import RequestLogMiddleware, install_redaction
 from app.kit.pages import render_page
@@ -117,7 +119,9 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         lifespan=_run_job_worker if job_worker else None,
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.resolved_database_url())
+    app.state.engine = make_engine(
+        settings.resolved_database_url(), connections=settings.max_active_requests
+    )
     app.state.tokens = Tokens(settings.resolved_secret_keys())
     app.state.templates = build_templates(default_environment())
 
@@ -125,6 +129,13 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(signatures_router)
     app.include_router(counters_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Innermost, so a refusal still carries the security headers and is logged.
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_active=settings.max_active_requests,
+        max_queued=settings.max_queued_requests,
+        max_wait_seconds=settings.max_queue_seconds,
+    )
     app.add_middleware(
         SecurityMiddleware, base_url=settings.base_url, secure_cookies=settings.secure_cookies
     )
@@ -173,4 +184,14 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         )
 
     app.add_exception_handler(RequestValidationError, validation_error)
+
+    def database_busy(request: Request, exc: Exception) -> Response:
+        response = _error_page(
+            request, 503, N_("The service is busy"), N_("Please try again in a moment.")
+        )
+        response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    # No connection or SQLite write lock came free in time (app.db): busy, not broken.
+    app.add_exception_handler(DatabaseTimeout, database_busy)
     return app
