@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -25,7 +23,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx2 as httpx
-from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,7 +31,7 @@ from app.db import make_engine, open_session
 from app.letters.demo import DEMO_SLUG, create_demo_letter
 from app.privacy.keys import new_encryption_key_entry, new_hash_key, new_secret_key
 from tests.helpers import csrf_from
-from tests.pg import PostgresServer, find_pg_bin, free_port
+from tests.pg import bench_databases, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,24 +145,11 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, nargs="+", default=[100, 300])
     parser.add_argument("--max-active", type=int, default=None, help="UNDERSIGNED_MAX_ACTIVE_…")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="undersigned-burst-"))
-    try:
-        run("SQLite", f"sqlite:///{workdir / 'bench.db'}", workdir, args)
-        bindir = find_pg_bin()
-        if bindir is None:
-            print("PostgreSQL: not installed, skipped")
-            return
-        pg = PostgresServer.start(bindir)
-        try:
-            admin = make_engine(pg.admin_url)
-            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("CREATE DATABASE bench"))
-            admin.dispose()
-            run("PostgreSQL", pg.url("bench"), workdir, args)
-        finally:
-            pg.stop()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    for label, url, workdir in bench_databases("burst"):
+        if url is None:
+            print(f"{label}: not installed, skipped")
+            continue
+        run(label, url, workdir, args)
 
 
 if __name__ == "__main__":

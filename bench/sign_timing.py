@@ -9,15 +9,13 @@ limit. Prints the median and p90 of each, and each median's ratio to the new mai
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx2 as httpx
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlmodel import col
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,7 +26,7 @@ from signing import demo_server
 from app.db import make_engine, open_session, utcnow
 from app.letters.demo import DEMO_SLUG
 from app.signatures.models import Signature, SignatureState
-from tests.pg import PostgresServer, find_pg_bin
+from tests.pg import bench_databases
 
 KINDS = ("new mailbox", "pending", "confirmed", "past limit")
 
@@ -83,27 +81,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="undersigned-timing-"))
-    try:
-        url = f"sqlite:///{workdir / 'timing.db'}"
+    for label, url, workdir in bench_databases("timing"):
+        if url is None:
+            print(f"{label}: not installed, skipped")
+            continue
         with demo_server(url, workdir) as base:
-            run("SQLite", base, url, args.rounds)
-        bindir = find_pg_bin()
-        if bindir is None:
-            print("PostgreSQL: not installed, skipped")
-            return
-        pg = PostgresServer.start(bindir)
-        try:
-            admin = make_engine(pg.admin_url)
-            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("CREATE DATABASE timing"))
-            admin.dispose()
-            with demo_server(pg.url("timing"), workdir) as base:
-                run("PostgreSQL", base, pg.url("timing"), args.rounds)
-        finally:
-            pg.stop()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+            run(label, base, url, args.rounds)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,8 @@ engines and endpoints within one run. Never run as a test.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,16 +19,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2 as httpx
-from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.cli import alembic_config
-from app.db import make_engine, open_session
+from app.db import open_session
 from app.letters.demo import DEMO_SLUG, create_demo_letter
 from app.main import create_app
 from tests.live import serving, throwaway_settings
-from tests.pg import PostgresServer, find_pg_bin
+from tests.pg import bench_databases
 
 
 @contextmanager
@@ -113,26 +110,12 @@ def main() -> None:
     parser.add_argument("--counts", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="undersigned-bench-"))
-    try:
-        with demo_server(f"sqlite:///{workdir / 'bench.db'}", workdir) as base:
-            run("SQLite", base, args)
-        bindir = find_pg_bin()
-        if bindir is None:
-            print("PostgreSQL: not installed, skipped")
-            return
-        pg = PostgresServer.start(bindir)
-        try:
-            admin = make_engine(pg.admin_url)
-            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("CREATE DATABASE bench"))
-            admin.dispose()
-            with demo_server(pg.url("bench"), workdir) as base:
-                run("PostgreSQL", base, args)
-        finally:
-            pg.stop()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    for label, url, workdir in bench_databases("bench"):
+        if url is None:
+            print(f"{label}: not installed, skipped")
+            continue
+        with demo_server(url, workdir) as base:
+            run(label, base, args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,3 +84,28 @@ class PostgresServer:
             self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def bench_databases(name: str) -> Iterator[tuple[str, str | None, Path]]:
+    """For benchmarks: (label, URL, work folder) for SQLite, then for a database on a throwaway
+    PostgreSQL (URL None where it is not installed). Everything is removed afterwards."""
+    from sqlalchemy import create_engine, text
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"undersigned-{name}-"))
+    try:
+        yield "SQLite", f"sqlite:///{workdir / (name + '.db')}", workdir
+        bindir = find_pg_bin()
+        if bindir is None:
+            yield "PostgreSQL", None, workdir
+            return
+        server = PostgresServer.start(bindir)
+        try:
+            admin = create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(text(f"CREATE DATABASE {name}"))
+            admin.dispose()
+            yield "PostgreSQL", server.url(name), workdir
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -92,15 +92,8 @@ def test_a_complete_production_configuration_starts(tmp_path: Path) -> None:
     ["secret_keys", "encryption_keys", "hash_key", "base_url", "smtp_host"],
 )
 def test_production_refuses_to_start_without_each_setting(tmp_path: Path, missing: str) -> None:
-    values: dict[str, object] = {
-        "database_url": "postgresql+psycopg://nobody@127.0.0.1:1/undersigned",
-        "data_dir": tmp_path / "data",
-        "base_url": "https://letters.example",
-        "secret_keys": [TEST_SECRET_KEY],
-        "encryption_keys": [TEST_ENCRYPTION_KEY],
-        "hash_key": TEST_HASH_KEY,
-        "smtp_host": "smtp.example",
-    }
+    complete = _production(tmp_path)
+    values = {name: getattr(complete, name) for name in complete.model_fields_set}
     del values[missing]
     settings = Settings(**values)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match=f"UNDERSIGNED_{missing.upper()}"):
