@@ -37,6 +37,7 @@ class ClaimedJob:
     attempts: int
     max_attempts: int
     lease_token: str
+    created_at: datetime
 
 
 @dataclass
@@ -165,6 +166,7 @@ class JobWorker:
                     col(Job.attempts),
                     col(Job.max_attempts),
                     col(Job.run_at),
+                    col(Job.created_at),
                 )
             ).all()
             session.commit()
@@ -177,6 +179,7 @@ class JobWorker:
                 attempts=row.attempts,
                 max_attempts=row.max_attempts,
                 lease_token=token,
+                created_at=row.created_at,
             )
             for row in rows
         ]

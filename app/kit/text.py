@@ -55,12 +55,32 @@ def has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs") for char in value)
 
 
+# Scripts whose spelling never needs a zero-width (non-)joiner: there it only makes two
+# names that look alike differ.
+_NO_JOINER_SCRIPTS = ("LATIN ", "CYRILLIC ", "GREEK ", "ARMENIAN ", "GEORGIAN ")
+# More marks stacked on one letter than any script needs ("Zalgo" text) spill over the lines
+# around a name; Vietnamese needs two, Tibetan and some Indic clusters a few more.
+MAX_MARKS_PER_LETTER = 4
+
+
 def _joins_letters(value: str, index: int) -> bool:
-    """A zero-width (non-)joiner between two letters or marks, as Persian spelling needs."""
+    """A zero-width (non-)joiner between two letters or marks of a script that spells with it
+    (Persian, Indic scripts...)."""
     if index == 0 or index == len(value) - 1:
         return False
-    before, after = value[index - 1], value[index + 1]
-    return unicodedata.category(before)[0] in "LM" and unicodedata.category(after)[0] in "LM"
+    neighbours = (value[index - 1], value[index + 1])
+    if any(unicodedata.category(char)[0] not in "LM" for char in neighbours):
+        return False
+    return not any(unicodedata.name(char, "").startswith(_NO_JOINER_SCRIPTS) for char in neighbours)
+
+
+def has_stacked_marks(value: str) -> bool:
+    run = 0
+    for char in unicodedata.normalize("NFC", value):
+        run = run + 1 if unicodedata.category(char)[0] == "M" else 0
+        if run > MAX_MARKS_PER_LETTER:
+            return True
+    return False
 
 
 def has_hidden_characters(value: str) -> bool:
@@ -69,6 +89,8 @@ def has_hidden_characters(value: str) -> bool:
     A zero-width (non-)joiner between letters is spelling, not hiding; a variation selector
     after a letter (a CJK name's glyph variant) likewise."""
     value = unicodedata.normalize("NFC", value)
+    if has_stacked_marks(value):
+        return True
     for index, char in enumerate(value):
         if char in _INVISIBLE:
             return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 
@@ -15,7 +16,10 @@ class RenderedMail:
     message_id: str
 
 
-def message_id_for(*, kind: str, job_id: int, base_url: str) -> str:
-    """The same job always gives the same Message-ID, so a resent copy is recognisable."""
+def message_id_for(*, kind: str, job_id: int, created_at: datetime, base_url: str) -> str:
+    """The same job always gives the same Message-ID, so a resent copy is recognisable. The
+    job's creation time is part of it: SQLite reuses the id of a deleted last row, and a mail
+    system that has seen a Message-ID may silently drop a new message that carries it."""
     domain = urlsplit(base_url).hostname or "localhost"
-    return f"<{kind}.{job_id}@{domain}>"
+    stamp = int(created_at.timestamp() * 1_000_000)
+    return f"<{kind}.{job_id}.{stamp}@{domain}>"

@@ -58,7 +58,9 @@ def render_signature_mail(
 
 def send_signature_mail(context: JobContext, job: ClaimedJob) -> Outcome:
     settings = context.settings
-    message_id = message_id_for(kind=job.kind, job_id=job.id, base_url=settings.base_url)
+    message_id = message_id_for(
+        kind=job.kind, job_id=job.id, created_at=job.created_at, base_url=settings.base_url
+    )
     with open_session(context.engine) as session:
         signature = session.get(Signature, job.ref_id) if job.ref_id is not None else None
         mail = (

@@ -116,8 +116,9 @@ def sign(
     """Record a pending signature (or refresh one) and queue the mail that goes with it.
 
     One statement decides everything, even under a rush: a new mailbox inserts; a pending one
-    takes the new details and a new public id; a confirmed one keeps its details and is sent a
-    reminder with links to manage it. Mails past the limit are not sent and change nothing.
+    takes the new details and a new public id (its address stays as first typed); a confirmed
+    one keeps its details and is sent a reminder with links to manage it. Mails past the limit
+    are not sent and change nothing.
     """
     now = utcnow()
     values = {
@@ -137,6 +138,8 @@ def sign(
     statement = _dialect_insert(session)(_TABLE).values(**values)
     table = _TABLE.c
     pending = table.state == SignatureState.PENDING.value
+    # The address itself is never replaced: mail keeps going to the spelling first typed, so
+    # a variant that folds to the same mailbox ("carol+x@", "CAROL@") cannot take it over.
     replaced = (
         "public_id",
         "name",
@@ -144,7 +147,6 @@ def sign(
         "city",
         "country",
         "visibility",
-        "email_encrypted",
         "created_at",
     )
     allowed, counters = _window_rules(now, limit)

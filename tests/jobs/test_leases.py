@@ -163,7 +163,10 @@ def test_a_worker_killed_after_sending_is_resent_with_the_same_message_id(
     done = the_job(engine)
     assert (done.state, done.attempts, done.finished_at) == (JobState.DONE, 2, clock.now)
     assert first["Message-ID"] == message_id_for(
-        kind=MAIL_SIGNATURE, job_id=done.id or 0, base_url=settings.base_url
+        kind=MAIL_SIGNATURE,
+        job_id=done.id or 0,
+        created_at=done.created_at,
+        base_url=settings.base_url,
     )
 
 

@@ -107,13 +107,33 @@ def test_message_ids_are_the_same_for_a_job_and_differ_between_jobs(
     ids = queue_mails(engine, letter_slug, ["one@example.org", "two@example.org"])
     assert worker.run_due() == 2
     sent = [mail["Message-ID"] for mail in smtp.messages]
+    jobs = {job.id: job for job in queued_jobs(engine)}
     expected = [
-        message_id_for(kind=MAIL_SIGNATURE, job_id=job_id, base_url=BASE_URL) for job_id in ids
+        message_id_for(
+            kind=MAIL_SIGNATURE,
+            job_id=job_id,
+            created_at=jobs[job_id].created_at,
+            base_url=BASE_URL,
+        )
+        for job_id in ids
     ]
     assert sent == expected
     assert len(set(sent)) == 2
     assert all(each.endswith("@undersigned.test>") for each in sent)
-    assert message_id_for(kind=MAIL_SIGNATURE, job_id=ids[0], base_url=BASE_URL) == expected[0]
+
+
+def test_a_new_signature_after_withdrawing_gets_a_new_message_id(
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
+) -> None:
+    """Found in an attack: SQLite reused the deleted job's id, so the second confirmation
+    carried the first one's Message-ID, and a mail system may drop it as already seen."""
+    sign(client, letter_slug, email=ADDRESS)
+    [first] = new_mail(worker, smtp)
+    assert press_button(client, links(first)["withdraw"]).status_code == 200
+    assert queued_jobs(engine) == []  # withdrawing deleted the job: its id is free again
+    sign(client, letter_slug, email=ADDRESS)
+    [second] = new_mail(worker, smtp)
+    assert second["Message-ID"] != first["Message-ID"]
 
 
 def test_the_envelope_recipient_is_exactly_the_stored_address(

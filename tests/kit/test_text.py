@@ -34,6 +34,7 @@ GOOD_NAMES = [
     "\u0645\u06cc\u200c\u0634\u0648\u062f",  # ZWNJ between two letters
     "\u0915\u094d\u200d\u0937 Devi",  # ZWJ after a virama (a mark) in Devanagari
     "An\u0301na Mari\u0301a",  # combining marks on letters
+    "Nguye\u0302\u0303n",  # Vietnamese: two marks on one letter, decomposed
 ]
 
 # (name, the message it gets)
@@ -61,6 +62,10 @@ BAD_NAMES = [
     ("Anna\U000e0041\U000e0042", HIDDEN),  # tag characters
     ("\ue000\ue001 Anna", HIDDEN),  # private use
     ("\ufe0fAnna", HIDDEN),  # a variation selector after nothing
+    ("Za" + "\u0301" * 100, HIDDEN),  # marks stacked far past any script's need
+    ("Anna" + "\u0301\u0302\u0303\u0304\u0306\u0307", HIDDEN),  # five left after NFC
+    ("Ali\u200dBob", HIDDEN),  # a joiner inside a Latin name only makes a look-alike
+    ("\u0410\u043d\u200c\u043d\u0430 Ivanova", HIDDEN),  # and in Cyrillic
     ("N" * 121, TOO_LONG),
     ("=Anna", FORMULA),
     ("evil.app", LINK),

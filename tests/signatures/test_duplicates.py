@@ -18,7 +18,6 @@ from app.config import Settings
 from app.db import open_session, utcnow
 from app.jobs.models import JobState
 from app.jobs.worker import JobWorker
-from app.signatures.addresses import normalise_email
 from app.signatures.models import Signature, SignatureState, Visibility
 from tests.helpers import (
     address_of,
@@ -88,11 +87,12 @@ def test_a_new_submission_for_a_pending_signature_replaces_it(
     assert after.public_id != before.public_id
     assert (after.name, after.city) == ("Someone Else", "Elsewhere")
     assert after.state is SignatureState.PENDING
-    assert address_of(after) == normalise_email(again)
+    # The address is not replaced: a variant spelling cannot take the mail over.
+    assert address_of(after) == original
 
     [fresh] = new_mail(worker, smtp)
     assert fresh["Subject"] == CONFIRM_SUBJECT
-    assert fresh["To"] == normalise_email(again)
+    assert fresh["To"] == original
     # The older links stop working; the new one shows exactly what will be published.
     assert all(_gone(client, path) for path in links(first_mail).values())
     page = client.get(links(fresh)["confirm"])
@@ -112,7 +112,7 @@ def test_an_impostor_cannot_speak_for_a_signer(
     mails += new_mail(worker, smtp)
     sign(client, letter_slug, email="VICTIM@example.org", **impostor)
     mails += new_mail(worker, smtp)
-    assert [m["To"] for m in mails] == [victim, victim, "VICTIM@example.org"]
+    assert [m["To"] for m in mails] == [victim] * 3
 
     # Only the newest mail's link still works, and its page shows the impostor's version.
     assert all(_gone(client, links(m)["confirm"]) for m in mails[:2])
@@ -146,6 +146,28 @@ def test_an_impostor_cannot_speak_for_a_signer(
     sign(client, letter_slug, email=victim, **impostor)
     [after] = signatures(engine)
     assert (after.name, after.visibility) == ("Real Victim", Visibility.COUNTED_ONLY)
+
+
+def test_a_variant_spelling_cannot_take_over_the_mail(
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
+) -> None:
+    """Found in an attack: "carol+mallory@" folds to carol's mailbox; were it to replace the
+    stored address, its holder could confirm, and carol's reminders would go to it."""
+    sign(client, letter_slug, email="carol@example.net", name="Carol Owner")
+    sign(client, letter_slug, email="carol+mallory@example.net", name="Mallory Impostor")
+    sign(client, letter_slug, email="CAROL+x@example.net", name="Mallory Impostor")
+    mails = new_mail(worker, smtp)
+    assert {m["To"] for m in mails} == {"carol@example.net"}
+    assert press_button(client, links(mails[-1])["confirm"], name="Carol Owner").status_code == 200
+    request = client.post(
+        f"/letters/{letter_slug}/manage",
+        data={"email": "carol+again@example.net", "csrf_token": form_token(client, letter_slug)},
+    )
+    assert request.status_code == 200
+    assert [m["To"] for m in new_mail(worker, smtp)] == []  # the limit: 3 mails already today
+    [stored] = signatures(engine)
+    assert address_of(stored) == "carol@example.net"
+    assert {delivery.rcpt_tos for delivery in smtp.handler.envelopes} == {("carol@example.net",)}
 
 
 def test_a_confirmed_signature_keeps_its_details_and_can_be_managed(
