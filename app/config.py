@@ -79,7 +79,7 @@ class Settings(BaseSettings):
 
     # The job queue (mail, purges): polling, leases, batches, retries.
     job_poll_seconds: float = 1.0
-    job_lease_seconds: float = 300.0
+    job_lease_seconds: float = 120.0
     job_batch_size: int = 20
     job_backoff_base_seconds: float = 30.0
     job_backoff_max_seconds: float = 3600.0

@@ -18,7 +18,7 @@ from app.privacy.crypto import Keyring
 from app.privacy.keys import parse_encryption_keys, parse_hash_key
 from app.signatures.addresses import canonical_email
 from app.signatures.models import Signature, SignatureState, Visibility
-from app.signatures.service import new_public_id
+from app.signatures.service import MAIL_SIGNATURE, new_public_id
 from tests.conftest import BASE_URL, TEST_ENCRYPTION_KEY, TEST_HASH_KEY
 from tests.html import form_values, parse
 from tests.smtp import SMTPServer
@@ -94,6 +94,11 @@ def new_mail(worker: JobWorker, smtp: SMTPServer) -> list[EmailMessage]:
 def queued_jobs(engine: Engine) -> list[Job]:
     with open_session(engine) as session:
         return list(session.exec(select(Job).order_by(Job.id)).all())  # type: ignore[arg-type]
+
+
+def mail_jobs(engine: Engine) -> list[Job]:
+    """The queued jobs that mail a signer (not housekeeping such as scrubs and purges)."""
+    return [job for job in queued_jobs(engine) if job.kind == MAIL_SIGNATURE]
 
 
 TEST_KEYRING = Keyring(

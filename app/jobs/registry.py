@@ -6,12 +6,14 @@ from datetime import timedelta
 
 from app.jobs.worker import Handler, Recurring
 from app.privacy import jobs as privacy_jobs
+from app.privacy import service as privacy_service
 from app.signatures import emails as signature_emails
 from app.signatures.service import MAIL_SIGNATURE
 
 HANDLERS: dict[str, Handler] = {
     MAIL_SIGNATURE: signature_emails.send_signature_mail,
     privacy_jobs.PURGE: privacy_jobs.purge_expired,
+    privacy_service.SCRUB: privacy_jobs.scrub_files,
 }
 
 RECURRING: tuple[Recurring, ...] = (Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),)

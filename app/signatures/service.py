@@ -26,6 +26,7 @@ from app.jobs.models import JobState
 from app.kit.tokens import Purpose, TokenError, Tokens
 from app.letters import service as letters
 from app.letters.schemas import LetterSummary
+from app.privacy import service as privacy
 from app.privacy.crypto import Keyring
 from app.signatures.addresses import canonical_email
 from app.signatures.models import Signature, SignatureState, Visibility
@@ -286,6 +287,7 @@ def withdraw(
     letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
     assert signature.id is not None
     jobs.delete_jobs_for(session, kinds=SIGNATURE_JOB_KINDS, ref_ids=[signature.id])
+    privacy.scrub_after_commit(session)
     if signature.confirmed_at is None:
         session.execute(delete(Signature).where(col(Signature.id) == signature.id))
     else:

@@ -15,9 +15,9 @@ from tests.helpers import (
     csrf_from,
     form_token,
     links,
+    mail_jobs,
     new_mail,
     press_button,
-    queued_jobs,
     sign,
     signatures,
 )
@@ -144,7 +144,7 @@ def test_withdrawing_before_confirming(
     assert press_button(client, found["withdraw"]).status_code == 200
     # It never counted, so nothing of it is kept at all: no row, no job that mentions it.
     assert signatures(engine) == []
-    assert queued_jobs(engine) == []
+    assert mail_jobs(engine) == []
     assert count(client, letter_slug) == 0
     for path in (found["confirm"], found["withdraw"]):
         refused = client.post(path, data={"csrf_token": form_token(client, letter_slug)})
