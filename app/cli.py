@@ -144,6 +144,28 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+def create_organiser(settings: Settings, *, email: str, admin: bool) -> int:
+    from app.organisers.service import create_organiser as create
+    from app.signatures.addresses import normalise_email
+
+    address = normalise_email(email)
+    if address is None:
+        print(f"undersigned: not a usable email address: {email!r}", file=sys.stderr)
+        return 2
+    settings.check_startable()
+    engine = make_engine(settings.resolved_database_url())
+    with open_session(engine, write=True) as session:
+        created = create(session, email=address, is_admin=admin, keyring=settings.keyring())
+        session.commit()
+    engine.dispose()
+    role = "admin" if admin else "organiser"
+    print(
+        f"{'Created' if created else 'Already there'}: {role} account. Sign in at "
+        f"{settings.base_url}/organise/sign-in"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="undersigned", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -167,10 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     rotate_parser.add_argument(
         "--batch-size", type=int, default=500, help="addresses re-encrypted per transaction"
     )
+    organiser_parser = commands.add_parser(
+        "create-organiser", help="create an organiser account (sign in at /organise)"
+    )
+    organiser_parser.add_argument("email", help="the organiser's email address")
+    organiser_parser.add_argument(
+        "--admin", action="store_true", help="may see every letter and invite organisers"
+    )
     return parser
 
 
-def _run(args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.command == "migrate":
         migrate(settings)
@@ -182,6 +211,9 @@ def _run(args: argparse.Namespace) -> None:
         run_worker(settings)
     elif args.command == "rotate-keys":
         rotate_keys(settings, batch_size=args.batch_size)
+    elif args.command == "create-organiser":
+        return create_organiser(settings, email=args.email, admin=args.admin)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,11 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     install_redaction()
     try:
-        _run(args)
+        return _run(args)
     except (ConfigurationError, KeyMaterialError) as exc:
         print(f"undersigned: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
 
     signatures_page_size: int = 50
 
+    # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
+    # sign-in links one account may be sent per hour.
+    sign_in_link_minutes: float = 15.0
+    organiser_session_hours: float = 12.0
+    sign_in_links_per_hour: int = 5
+
     # Requests worked on at once; the rest wait in line, in order, without holding a thread or
     # a database connection. The database pool is sized from it, and the thread pool kept larger.
     max_active_requests: int = Field(default=10, ge=1)

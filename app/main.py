@@ -34,6 +34,10 @@ from app.kit.tokens import TokenError, Tokens
 from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
 from app.mail.sender import make_sender
+from app.organisers.auth import SignInRequired
+from app.organisers.service import NotAllowed, SignInLinkSpent
+from app.organisers.sign_in import router as sign_in_router
+from app.organisers.workspace import router as workspace_router
 from app.signatures.routes import router as signatures_router
 from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
 
@@ -55,6 +59,12 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
         409,
         N_("This signature was withdrawn"),
         N_("It no longer counts. You can sign the letter again from its page if you wish."),
+    ),
+    NotAllowed: (404, N_("Page not found"), N_("There is nothing at this address.")),
+    SignInLinkSpent: (
+        410,
+        N_("This sign-in link is no longer valid"),
+        N_("Each link works once. Ask for a new one on the sign-in page."),
     ),
     LetterClosed: (
         409,
@@ -128,6 +138,8 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(letters_router)
     app.include_router(signatures_router)
     app.include_router(counters_router)
+    app.include_router(sign_in_router)
+    app.include_router(workspace_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(
@@ -147,6 +159,15 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
 
     for exc_type in ERROR_PAGES:
         app.add_exception_handler(exc_type, known_error)
+
+    def sign_in_required(request: Request, exc: Exception) -> Response:
+        if request.method in ("GET", "HEAD"):
+            return RedirectResponse("/organise/sign-in", status_code=303)
+        return _error_page(
+            request, 403, N_("Please sign in"), N_("Your session has ended. Sign in again.")
+        )
+
+    app.add_exception_handler(SignInRequired, sign_in_required)
 
     def token_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, TokenError)

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 from app.db import make_engine
 from app.jobs import models as _jobs  # noqa: F401
 from app.letters import models as _letters  # noqa: F401 - tables for autogenerate
+from app.organisers import models as _organisers  # noqa: F401
 from app.signatures import models as _signatures  # noqa: F401
 
 config = context.config

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 
 import app.jobs.models
 import app.letters.models
+import app.organisers.models
 import app.signatures.models  # noqa: F401 - every table is registered
 
 

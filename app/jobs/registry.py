@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.jobs.worker import Handler, Recurring
+from app.organisers import emails as organiser_emails
+from app.organisers.service import MAIL_SIGN_IN
 from app.privacy import jobs as privacy_jobs
 from app.privacy import service as privacy_service
 from app.signatures import emails as signature_emails
@@ -12,6 +14,7 @@ from app.signatures.service import MAIL_SIGNATURE
 
 HANDLERS: dict[str, Handler] = {
     MAIL_SIGNATURE: signature_emails.send_signature_mail,
+    MAIL_SIGN_IN: organiser_emails.send_sign_in_mail,
     privacy_jobs.PURGE: privacy_jobs.purge_expired,
     privacy_service.SCRUB: privacy_jobs.scrub_files,
 }

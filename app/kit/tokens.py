@@ -10,6 +10,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 class Purpose(StrEnum):
     CONFIRM = "signature-confirm"
     WITHDRAW = "signature-withdraw"
+    ORGANISER_SIGN_IN = "organiser-sign-in"
+    ORGANISER_SESSION = "organiser-session"
 
 
 class TokenError(Exception):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.kit.markdown import render_markdown
+from app.letters.forms import LetterInput
 from app.letters.models import FirstSignatory, Letter, LetterStatus, Recipient
 from app.letters.schemas import FirstSignatoryPublic, LetterPublic, LetterSummary, RecipientPublic
 
@@ -16,6 +18,22 @@ PUBLIC_STATUSES = (LetterStatus.OPEN, LetterStatus.CLOSED)
 
 class LetterNotFound(Exception):
     pass
+
+
+class SlugTaken(Exception):
+    """Another letter has this address already."""
+
+
+class StatusChangeRefused(Exception):
+    """A move the letter's life does not allow (e.g. reopening a draft that was never open)."""
+
+
+# draft -> open -> closed, and a closed letter may open again.
+ALLOWED_MOVES = {
+    (LetterStatus.DRAFT, LetterStatus.OPEN),
+    (LetterStatus.OPEN, LetterStatus.CLOSED),
+    (LetterStatus.CLOSED, LetterStatus.OPEN),
+}
 
 
 def accepts_signatures(letter: Letter, *, now: datetime | None = None) -> bool:
@@ -101,3 +119,86 @@ def get_public_letter(session: Session, *, slug: str) -> LetterPublic:
             FirstSignatoryPublic(name=f.name, description=f.description) for f in first
         ],
     )
+
+
+def list_letters(session: Session, *, letter_ids: list[int] | None) -> list[LetterSummary]:
+    """Every letter (``None``) or these ones, drafts included: the organiser's list."""
+    now = utcnow()
+    query = select(Letter).order_by(col(Letter.created_at).desc(), col(Letter.id).desc())
+    if letter_ids is not None:
+        query = query.where(col(Letter.id).in_(letter_ids))
+    return [_summary(letter, now) for letter in session.exec(query).all()]
+
+
+def editable_values(session: Session, *, letter_id: int) -> dict[str, str]:
+    """A letter's fields as the organiser's form shows them."""
+    letter = session.get(Letter, letter_id)
+    if letter is None:
+        raise LetterNotFound(str(letter_id))
+    return {
+        "title": letter.title,
+        "slug": letter.slug,
+        "summary": letter.summary,
+        "body_markdown": letter.body_markdown,
+        "language": letter.language,
+        "goal": str(letter.goal or ""),
+        "closes_on": letter.closes_at.date().isoformat() if letter.closes_at else "",
+    }
+
+
+def _apply(letter: Letter, data: LetterInput) -> list[str]:
+    changed = []
+    for name in ("title", "slug", "summary", "body_markdown", "language", "goal", "closes_at"):
+        new = getattr(data, name)
+        if getattr(letter, name) != new:
+            setattr(letter, name, new)
+            changed.append(name)
+    return changed
+
+
+def _save_unique(session: Session, letter: Letter, data: LetterInput) -> list[str]:
+    """Apply the form inside a savepoint: the unique index decides whether the slug is free,
+    and when it says no, the request's transaction stays usable (and the letter unchanged)."""
+    try:
+        with session.begin_nested():
+            changed = _apply(letter, data)
+            session.add(letter)
+            session.flush()
+    except IntegrityError as exc:
+        raise SlugTaken(data.slug) from exc
+    return changed
+
+
+def create_letter(session: Session, *, data: LetterInput) -> int:
+    letter = Letter(title="", slug="", body_markdown="", status=LetterStatus.DRAFT)
+    _save_unique(session, letter, data)
+    assert letter.id is not None
+    return letter.id
+
+
+def update_letter(session: Session, *, letter_id: int, data: LetterInput) -> list[str]:
+    """Save the form; returns the names of the fields that changed."""
+    letter = session.get(Letter, letter_id)
+    if letter is None:
+        raise LetterNotFound(str(letter_id))
+    return _save_unique(session, letter, data)
+
+
+def change_status(session: Session, *, letter_id: int, to: LetterStatus) -> LetterStatus:
+    """Move a letter along its life; returns the status it had."""
+    letter = session.get(Letter, letter_id)
+    if letter is None:
+        raise LetterNotFound(str(letter_id))
+    before = letter.status
+    if (before, to) not in ALLOWED_MOVES:
+        raise StatusChangeRefused(f"{before.value} -> {to.value}")
+    letter.status = to
+    if to is LetterStatus.OPEN and letter.published_at is None:
+        letter.published_at = utcnow()
+    session.add(letter)
+    session.flush()
+    return before
+
+
+def preview_html(markdown: str) -> object:
+    return render_markdown(markdown)

@@ -70,5 +70,9 @@ class Keyring:
     def email_hash(self, *, letter_id: int, canonical_address: str) -> str:
         return self._keyed_hash("email", letter_id, canonical_address)
 
+    def organiser_hash(self, *, canonical_address: str) -> str:
+        """Organisers are found across letters: their hash is not tied to one."""
+        return self._keyed_hash("organiser", 0, canonical_address)
+
     def domain_hash(self, *, letter_id: int, domain: str) -> str:
         return self._keyed_hash("domain", letter_id, domain.lower())

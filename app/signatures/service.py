@@ -355,6 +355,16 @@ def count_confirmed(session: Session, *, letter_id: int) -> int:
     return counts_confirmed(session, letter_ids=[letter_id])[letter_id]
 
 
+def count_pending(session: Session, *, letter_id: int) -> int:
+    """Signatures waiting for their confirmation (for organisers: the confirmation rate)."""
+    return session.exec(
+        select(func.count())
+        .select_from(Signature)
+        .where(Signature.letter_id == letter_id)
+        .where(Signature.state == SignatureState.PENDING)
+    ).one()
+
+
 def count_changed_at(session: Session, *, letter_id: int) -> datetime | None:
     """When the confirmed count last moved: a confirmation, or a confirmed signer withdrawing."""
     confirmed, withdrawn = session.exec(

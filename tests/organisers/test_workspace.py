@@ -1,0 +1,173 @@
+"""Writing, publishing and closing a letter from the workspace, with every change audited."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from app.cli import main
+from app.config import Settings
+from app.jobs.worker import JobWorker
+from tests.helpers import csrf_from, new_mail, sign
+from tests.html import field_errors, form_values, parse
+from tests.organisers.helpers import add_organiser, sign_in
+from tests.smtp import SMTPServer
+
+ORGANISER = "writer@example.org"
+LETTER = {
+    "title": "Free them all",
+    "slug": "free-them-all",
+    "summary": "A letter for the prisoners.",
+    "body_markdown": "We ask for **everyone**.\n\n<script>alert(1)</script>",
+    "language": "en",
+    "goal": "5000",
+    "closes_on": "",
+}
+
+
+def _post_letter(client: TestClient, path: str, **values: str):  # type: ignore[no-untyped-def]
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return client.post(path, data=LETTER | values | {"csrf_token": csrf_from(page.text)})
+
+
+@pytest.fixture
+def writer(client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer) -> TestClient:
+    add_organiser(engine, ORGANISER)
+    sign_in(client, ORGANISER, worker, smtp)
+    return client
+
+
+def _new_letter(client: TestClient) -> str:
+    created = _post_letter(client, "/organise/letters/new")
+    assert created.status_code == 200, created.text
+    return str(created.url.path)
+
+
+def test_a_letter_from_draft_to_closed(writer: TestClient) -> None:
+    overview = _new_letter(writer)
+    assert overview.startswith("/organise/letters/")
+    page = writer.get(overview)
+    assert "Free them all" in page.text and "Draft" in page.text
+    assert writer.get("/letters/free-them-all").status_code == 404  # a draft is not public
+
+    def move(to: str) -> None:
+        token = csrf_from(writer.get(overview).text)
+        assert (
+            writer.post(f"{overview}/status", data={"to": to, "csrf_token": token}).status_code
+            == 200
+        )
+
+    move("open")
+    public = writer.get("/letters/free-them-all")
+    assert public.status_code == 200
+    assert "<strong>everyone</strong>" in public.text
+    assert "<script>alert(1)</script>" not in public.text  # raw HTML stays text
+    assert sign(writer, "free-them-all", email="reader@example.org").status_code == 200
+    move("closed")
+    assert "no longer accepts signatures" in writer.get("/letters/free-them-all").text
+    move("draft")  # not a move a letter can make: nothing happens
+    assert "Reopen" in writer.get(overview).text
+
+    audit = writer.get(f"{overview}/audit").text
+    assert audit.count("letter.status") == 2
+    assert "letter.created" in audit and ORGANISER in audit
+    assert "draft -&gt; open" in audit and "open -&gt; closed" in audit
+
+
+def test_the_form_says_what_is_wrong_and_keeps_what_was_typed(writer: TestClient) -> None:
+    response = _post_letter(
+        writer,
+        "/organise/letters/new",
+        title="",
+        slug="Not A Slug!",
+        goal="-3",
+        closes_on="2001-01-01",
+        language="english",
+    )
+    assert response.status_code == 400
+    doc = parse(response.text)
+    [form] = [f for f in doc.find_all("form") if f.attrs.get("action") == "/organise/letters/new"]
+    errors = field_errors(doc, form)
+    assert set(errors) == {"title", "slug", "goal", "closes_on", "language"}
+    values = form_values(form)
+    assert values["slug"] == "Not A Slug!" and values["goal"] == "-3"
+    assert "We ask for **everyone**." in response.text  # the body is kept too
+
+
+def test_preview_renders_without_saving(writer: TestClient) -> None:
+    preview = _post_letter(writer, "/organise/letters/new", action="preview")
+    assert preview.status_code == 200
+    assert "<strong>everyone</strong>" in preview.text
+    assert "&lt;script&gt;" in preview.text or "alert(1)" not in preview.text
+    assert "You organise no letter yet" in writer.get("/organise").text
+
+
+def test_edits_are_saved_and_audited_and_slugs_stay_unique(writer: TestClient) -> None:
+    overview = _new_letter(writer)
+    edited = _post_letter(writer, f"{overview}/edit", title="Free them all, now", goal="")
+    assert edited.status_code == 200
+    assert "Free them all, now" in edited.text
+    second = _post_letter(writer, "/organise/letters/new", slug="second-letter")
+    assert second.status_code == 200
+    clash = _post_letter(writer, f"{second.url.path}/edit", slug="free-them-all")
+    assert clash.status_code == 400
+    assert "Another letter already has this address." in clash.text
+    assert "title, goal" in writer.get(f"{overview}/audit").text
+
+
+def test_a_co_organiser_sees_the_letter_and_an_admin_sees_all(
+    writer: TestClient,
+    app_and_engine: tuple[object, Engine],
+    engine: Engine,
+    worker: JobWorker,
+    smtp: SMTPServer,
+) -> None:
+    overview = _new_letter(writer)
+    add_organiser(engine, "partner@example.org")
+    add_organiser(engine, "boss@example.org", admin=True)
+    page = writer.get(overview)
+    writer.post(
+        f"{overview}/organisers",
+        data={"email": "partner@example.org", "csrf_token": csrf_from(page.text)},
+    )
+    for email in ("partner@example.org", "boss@example.org"):
+        with TestClient(app_and_engine[0], base_url="http://testserver") as other:  # type: ignore[arg-type]
+            sign_in(other, email, worker, smtp)
+            assert "Free them all" in other.get("/organise").text
+            assert other.get(overview).status_code == 200
+
+
+def test_only_admins_invite_organisers(
+    writer: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer
+) -> None:
+    token = csrf_from(writer.get("/organise").text)
+    refused = writer.post(
+        "/organise/organisers", data={"email": "new@example.org", "csrf_token": token}
+    )
+    assert refused.status_code == 404
+    assert new_mail(worker, smtp) == []
+
+
+def test_create_organiser_command(
+    settings: Settings,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in {
+        "DATABASE_URL": settings.database_url,
+        "DATA_DIR": str(settings.data_dir),
+        "BASE_URL": settings.base_url,
+        "SECRET_KEYS": settings.secret_keys[0],
+        "ENCRYPTION_KEYS": settings.encryption_keys[0],
+        "HASH_KEY": settings.hash_key,
+        "SMTP_HOST": "127.0.0.1",
+    }.items():
+        monkeypatch.setenv(f"UNDERSIGNED_{name}", value)
+    assert main(["create-organiser", "First@Example.org", "--admin"]) == 0
+    assert "Created: admin account" in capsys.readouterr().out
+    assert main(["create-organiser", "first@example.org"]) == 0
+    assert "Already there" in capsys.readouterr().out
+    assert main(["create-organiser", "not an address"]) == 2
