@@ -21,15 +21,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.liv
 
 from alembic import command
 from playwright.sync_api import Browser, Page, sync_playwright
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.cli import alembic_config
 from app.config import Settings
-from app.db import open_session
+from app.db import make_engine, open_session
 from app.kit.tokens import Purpose, Tokens
 from app.letters import service as letters
 from app.letters.demo import DEMO_SLUG, create_demo_letter
 from app.main import create_app
+from app.organisers import service as organisers
+from app.organisers.models import SignInLink
 from app.signatures import service as signatures
 from app.signatures.models import Signature, Visibility
 from app.signatures.schemas import SignatureInput
@@ -127,6 +129,45 @@ def fill_sign_form(page: Page, *, name: str, email: str) -> None:
     page.wait_for_load_state()
 
 
+def sign_in_link(settings: Settings, email: str) -> str:
+    """An organiser account and a fresh sign-in link, as the emailed one would be."""
+    engine = make_engine(settings.resolved_database_url())
+    with open_session(engine, write=True) as session:
+        organisers.create_organiser(session, email=email, is_admin=True, keyring=settings.keyring())
+        organisers.request_sign_in(session, email=email, keyring=settings.keyring(), per_hour=99)
+        session.commit()
+        link = session.exec(select(SignInLink).order_by(col(SignInLink.id).desc())).first()
+        assert link is not None
+    engine.dispose()
+    return "/organise/sign-in/" + organisers.sign_in_token(
+        Tokens(settings.resolved_secret_keys()), link
+    )
+
+
+def shoot_workspace(page: Page, settings: Settings, out: Path, width: str) -> None:
+    page.goto(sign_in_link(settings, f"organiser-{width}@example.org"))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise", width)
+    page.goto("/organise/letters/new")
+    page.get_by_label("Title").fill("")
+    page.get_by_label("Address (after /letters/)").fill("Not a slug")
+    page.get_by_label("Text of the letter").fill("We ask for **everyone**.")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-letter-errors", width)
+    page.get_by_label("Title").fill("A second letter")
+    page.get_by_label("Address (after /letters/)").fill(f"second-{width}")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-letter-preview", width)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-letter", width)
+    page.goto(page.url + "/audit")
+    shoot(page, out, "organise-audit", width)
+
+
 def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> None:
     for width, (w, h) in VIEWPORTS.items():
         context = browser.new_context(
@@ -169,6 +210,8 @@ def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> Non
 
         page.goto("/letters/no-such-letter")
         shoot(page, out, "not-found", width)
+
+        shoot_workspace(page, settings, out, width)
 
         context.close()
 
