@@ -21,7 +21,7 @@ from app.letters.demo import create_demo_letter
 from app.mail.sender import SMTPSender
 from app.main import create_app
 from tests import logcheck
-from tests.live import serving
+from tests.live import CHROMIUM, serving
 from tests.pg import PostgresServer, find_pg_bin, free_port
 from tests.smtp import SMTPServer
 
@@ -181,6 +181,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 warnings.filterwarnings("default", category=ResourceWarning)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        skip_for_missing(f"Chromium at {CHROMIUM} (Debian package chromium)")
+    return CHROMIUM
 
 
 @pytest.fixture

@@ -17,19 +17,12 @@ from sqlalchemy import Engine
 
 from app.jobs.worker import JobWorker
 from app.signatures.models import SignatureState, Visibility
-from tests.conftest import BASE_URL, skip_for_missing
+from tests.conftest import BASE_URL
 from tests.helpers import links, signatures, text_part
-from tests.live import CHROMIUM, CHROMIUM_ARGS
+from tests.live import CHROMIUM_ARGS
 from tests.smtp import SMTPServer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        skip_for_missing(f"Chromium at {CHROMIUM} (Debian package chromium)")
-    return CHROMIUM
 
 
 @pytest.fixture

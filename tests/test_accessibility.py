@@ -1,0 +1,123 @@
+"""axe-core (from the npm registry, see tests/a11y/) in headless Chromium: no WCAG 2.2 A/AA
+violation on any page a signer or an organiser meets, errors and mailed-link pages included."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+from sqlalchemy import Engine
+
+from app.jobs.worker import JobWorker
+from tests.conftest import skip_for_missing
+from tests.helpers import links, new_mail
+from tests.live import CHROMIUM_ARGS
+from tests.organisers.helpers import add_organiser, link_in
+from tests.smtp import SMTPServer
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE.exists():
+        skip_for_missing("axe-core (npm ci --prefix tests/a11y, run by ./scripts/test)")
+    return AXE.read_text()
+
+
+@pytest.fixture
+def checked_page(chromium: Path, live_server: str, axe_source: str) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        # Our CSP forbids inline scripts, rightly; the check itself needs one.
+        context = browser.new_context(base_url=live_server, bypass_csp=True)
+        context.set_default_timeout(10_000)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
+
+
+def violations(page: Page, axe_source: str) -> list[str]:
+    page.add_script_tag(content=axe_source)
+    found = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}}).then(result =>"
+        " result.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' | ')))",
+        TAGS,
+    )
+    return [str(item) for item in found]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_no_page_has_an_accessibility_violation(
+    checked_page: Page,
+    axe_source: str,
+    engine: Engine,
+    worker: JobWorker,
+    smtp: SMTPServer,
+    letter_slug: str,
+) -> None:
+    page = checked_page
+    report: dict[str, list[str]] = {}
+
+    def check(name: str, action: Callable[[], object]) -> None:
+        action()
+        page.wait_for_load_state()
+        report[name] = violations(page, axe_source)
+
+    slug = letter_slug
+    check("index", lambda: page.goto("/"))
+    check("letter", lambda: page.goto(f"/letters/{slug}"))
+    check("letter with errors", lambda: page.get_by_role("button", name="Sign", exact=True).click())
+    page.goto(f"/letters/{slug}")
+    page.get_by_label("Full name").fill("Accessible Signer")
+    page.get_by_label("Email").fill("axe@example.org")
+    check("check your email", lambda: page.get_by_role("button", name="Sign", exact=True).click())
+    [mail] = new_mail(worker, smtp)
+    found = links(mail)
+    check("confirm", lambda: page.goto(found["confirm"]))
+    check("thank you", lambda: page.get_by_role("button", name="Confirm my signature").click())
+    check("withdraw", lambda: page.goto(found["withdraw"]))
+    check("signers", lambda: page.goto(f"/letters/{slug}/signatures"))
+    check("manage", lambda: page.goto(f"/letters/{slug}/manage"))
+    check("not found", lambda: page.goto("/letters/nothing-here"))
+
+    add_organiser(engine, "axe-organiser@example.org", admin=True)
+    check("sign in", lambda: page.goto("/organise/sign-in"))
+    page.get_by_label("Email").fill("axe-organiser@example.org")
+    check(
+        "sign-in sent", lambda: page.get_by_role("button", name="Email me a sign-in link").click()
+    )
+    [sign_in_mail] = new_mail(worker, smtp)
+    check("sign-in link", lambda: page.goto(link_in(sign_in_mail)))
+    check("workspace", lambda: page.get_by_role("button", name="Sign in").click())
+    check("new letter", lambda: page.goto("/organise/letters/new"))
+    check("new letter with errors", lambda: page.get_by_role("button", name="Save").click())
+    page.get_by_label("Title").fill("Checked letter")
+    page.get_by_label("Address (after /letters/)").fill("checked-letter")
+    page.get_by_label("Text of the letter").fill("Some *text*.")
+    check("preview", lambda: page.get_by_role("button", name="Preview").click())
+    check("letter overview", lambda: page.get_by_role("button", name="Save").click())
+    check("audit log", lambda: page.goto(page.url + "/audit"))
+
+    assert len(report) == 19
+    assert {name: found for name, found in report.items() if found} == {}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_check_finds_violations(checked_page: Page, axe_source: str) -> None:
+    """The check is live: a page with an unlabelled field and an image without text fails."""
+    checked_page.set_content(
+        '<html lang="en"><body><input type="text"><img src="x.png"></body></html>'
+    )
+    found = violations(checked_page, axe_source)
+    assert any(item.startswith("label") for item in found)
+    assert any(item.startswith("image-alt") for item in found)
