@@ -34,7 +34,8 @@ from app.kit.tokens import TokenError, Tokens
 from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
 from app.mail.sender import make_sender
-from app.organisers.auth import SignInRequired
+from app.organisers.auth import SecondFactorRequired, SignInRequired
+from app.organisers.second_factor import router as second_factor_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(letters_router)
     app.include_router(signatures_router)
     app.include_router(counters_router)
+    app.include_router(second_factor_router)  # before sign_in_router: /sign-in/code
     app.include_router(sign_in_router)
     app.include_router(workspace_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -168,6 +170,18 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         )
 
     app.add_exception_handler(SignInRequired, sign_in_required)
+
+    def second_factor_required(request: Request, exc: Exception) -> Response:
+        if request.method in ("GET", "HEAD"):
+            return RedirectResponse("/organise/second-factor", status_code=303)
+        return _error_page(
+            request,
+            403,
+            N_("Set up a second factor first"),
+            N_("Every organiser must now sign in with an authenticator app as well."),
+        )
+
+    app.add_exception_handler(SecondFactorRequired, second_factor_required)
 
     def token_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, TokenError)

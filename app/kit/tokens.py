@@ -12,6 +12,8 @@ class Purpose(StrEnum):
     WITHDRAW = "signature-withdraw"
     ORGANISER_SIGN_IN = "organiser-sign-in"
     ORGANISER_SESSION = "organiser-session"
+    ORGANISER_SECOND_FACTOR = "organiser-second-factor"
+    TOTP_ENROLMENT = "organiser-totp-enrolment"
 
 
 class TokenError(Exception):

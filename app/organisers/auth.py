@@ -10,10 +10,20 @@ from starlette.responses import Response
 from app.config import Settings
 from app.db import SessionDep
 from app.kit.tokens import Tokens
+from app.organisers import second_factor_service as second_factor
 from app.organisers import service
 from app.organisers.service import CurrentOrganiser
 
 SESSION_COOKIE = "us_organiser"
+# Between the emailed link and the authenticator's code: not a session, five minutes at most.
+PENDING_COOKIE = "us_organiser_code"
+PENDING_SECONDS = 300
+# The pages an organiser may use before enrolling a second factor the policy requires.
+ENROLMENT_PATHS = ("/organise/second-factor", "/organise/sign-out")
+
+
+class SecondFactorRequired(Exception):
+    """The policy requires a second factor this organiser has not set up yet."""
 
 
 class SignInRequired(Exception):
@@ -44,6 +54,12 @@ def get_organiser(request: Request, session: SessionDep) -> CurrentOrganiser:
     )
     if organiser is None:
         raise SignInRequired(request.url.path)
+    if (
+        not organiser.has_second_factor
+        and not request.url.path.startswith(ENROLMENT_PATHS)
+        and second_factor.policy_requires(session)
+    ):
+        raise SecondFactorRequired(request.url.path)
     return organiser
 
 
@@ -67,6 +83,28 @@ def clear_session_cookie(response: Response, request: Request) -> None:
     response.delete_cookie(
         SESSION_COOKIE,
         path="/organise",
+        secure=_settings(request).secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def set_pending_cookie(response: Response, request: Request, value: str) -> None:
+    response.set_cookie(
+        PENDING_COOKIE,
+        value,
+        max_age=PENDING_SECONDS,
+        path="/organise/sign-in",
+        secure=_settings(request).secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_pending_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        PENDING_COOKIE,
+        path="/organise/sign-in",
         secure=_settings(request).secure_cookies,
         httponly=True,
         samesite="strict",

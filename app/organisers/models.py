@@ -23,6 +23,12 @@ class Organiser(SQLModel, table=True):
     is_admin: bool = False
     # Raised to end every session at once (signing out ends them all).
     session_version: int = 0
+    # The authenticator app's secret (encrypted), and the last time step a code was used in,
+    # so a code works once.
+    totp_secret_encrypted: str | None = Field(default=None, max_length=256)
+    totp_last_step: int = -1
+    # Wrong codes since the last right one; too many void the half-finished sign-in.
+    second_factor_failures: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -64,3 +70,12 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=60)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WorkspacePolicy(SQLModel, table=True):
+    """Rules an admin sets for every organiser: one row."""
+
+    __tablename__ = "workspace_policy"
+
+    id: int = Field(default=1, primary_key=True)
+    require_second_factor: bool = False

@@ -36,6 +36,7 @@ class CurrentOrganiser:
     id: int
     public_id: str
     is_admin: bool
+    has_second_factor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +132,8 @@ def check_sign_in_link(
 
 def use_sign_in_link(
     session: Session, *, tokens: Tokens, token: str, max_age_seconds: float
-) -> str:
-    """Spend the link (once, even under a race) and return a session token for the cookie."""
+) -> Organiser:
+    """Spend the link (once, even under a race); returns whose it was."""
     link = _usable_link(session, tokens=tokens, token=token, max_age_seconds=max_age_seconds)
     spent = session.execute(
         update(SignInLink)
@@ -142,8 +143,11 @@ def use_sign_in_link(
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise SignInLinkSpent(link.nonce)
-    organiser = session.get_one(Organiser, link.organiser_id)
-    record(session, organiser_id=organiser.id, letter_id=None, action="organiser.signed_in")
+    return session.get_one(Organiser, link.organiser_id)
+
+
+def session_token(tokens: Tokens, organiser: Organiser) -> str:
+    """The session cookie's value: signed, naming the account and its session version."""
     return tokens.make(
         Purpose.ORGANISER_SESSION, f"{organiser.public_id}.{organiser.session_version}"
     )
@@ -166,7 +170,12 @@ def current_organiser(
         or str(organiser.session_version) != version
     ):
         return None
-    return CurrentOrganiser(id=organiser.id, public_id=public_id, is_admin=organiser.is_admin)
+    return CurrentOrganiser(
+        id=organiser.id,
+        public_id=public_id,
+        is_admin=organiser.is_admin,
+        has_second_factor=organiser.totp_secret_encrypted is not None,
+    )
 
 
 def sign_out_everywhere(session: Session, *, organiser: CurrentOrganiser) -> None:

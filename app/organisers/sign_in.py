@@ -14,8 +14,14 @@ from app.kit.i18n import N_
 from app.kit.pages import render_page
 from app.kit.security import csrf_valid
 from app.kit.tokens import Tokens
+from app.organisers import second_factor_service as second_factor
 from app.organisers import service
-from app.organisers.auth import OrganiserDep, clear_session_cookie, set_session_cookie
+from app.organisers.auth import (
+    OrganiserDep,
+    clear_session_cookie,
+    set_pending_cookie,
+    set_session_cookie,
+)
 from app.signatures.schemas import ButtonFormData, EmailFormData, SignForm, parse_email_only
 
 router = APIRouter(prefix="/organise")
@@ -99,11 +105,19 @@ def use_sign_in_link(
             token_page=True,
             status_code=400,
         )
-    value = service.use_sign_in_link(
+    organiser = service.use_sign_in_link(
         session, tokens=_tokens(request), token=token, max_age_seconds=_link_age(request)
     )
+    if organiser.totp_secret_encrypted is not None:
+        # The emailed link is one factor; the authenticator's code is the second.
+        response = RedirectResponse("/organise/sign-in/code", status_code=303)
+        set_pending_cookie(
+            response, request, second_factor.pending_token(_tokens(request), organiser)
+        )
+        return response
+    service.record(session, organiser_id=organiser.id, letter_id=None, action="organiser.signed_in")
     response = RedirectResponse("/organise", status_code=303)
-    set_session_cookie(response, request, value)
+    set_session_cookie(response, request, service.session_token(_tokens(request), organiser))
     return response
 
 

@@ -16,6 +16,7 @@ from app.kit.security import csrf_valid
 from app.letters import service as letters
 from app.letters.forms import LetterForm, LetterFormData, letter_form, parse_letter_form
 from app.letters.models import LetterStatus
+from app.organisers import second_factor_service as second_factor
 from app.organisers import service
 from app.organisers.auth import OrganiserDep
 from app.organisers.service import CurrentOrganiser
@@ -48,7 +49,12 @@ def workspace(request: Request, session: SessionDep, organiser: OrganiserDep) ->
     ids = service.visible_letter_ids(session, organiser=organiser)
     listed = letters.list_letters(session, letter_ids=ids)
     counts = signatures.counts_confirmed(session, letter_ids=[letter.id for letter in listed])
-    context = {"letters": listed, "counts": counts, "organiser": organiser}
+    context = {
+        "letters": listed,
+        "counts": counts,
+        "organiser": organiser,
+        "second_factor_required": second_factor.policy_requires(session),
+    }
     return _page(request, "organise/index.html", context)
 
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from app.privacy.keys import EncryptionKey, b64decode, b64encode
 
 _EMAIL_AAD = b"undersigned/signature-email/v1"
+_SECRET_AAD = b"undersigned/organiser-totp-secret/v1"
 _NONCE_BYTES = 12
 
 
@@ -43,21 +44,34 @@ class Keyring:
                 return key
         raise DecryptionError(f"unknown encryption key id {key_id!r}")
 
-    def encrypt_email(self, address: str) -> str:
+    def _encrypt(self, plain: str, aad: bytes) -> str:
         key = self.encryption_keys[0]
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(key.material).encrypt(nonce, address.encode("utf-8"), _EMAIL_AAD)
+        sealed = AESGCM(key.material).encrypt(nonce, plain.encode("utf-8"), aad)
         return f"{key.key_id}:{b64encode(nonce + sealed)}"
 
-    def decrypt_email(self, stored: str) -> str:
+    def _decrypt(self, stored: str, aad: bytes) -> str:
         key_id, _, encoded = stored.partition(":")
         key = self._key(key_id)
         try:
             raw = b64decode(encoded)
-            plain = AESGCM(key.material).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _EMAIL_AAD)
+            plain = AESGCM(key.material).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad)
         except (InvalidTag, ValueError) as exc:
-            raise DecryptionError("the stored address cannot be decrypted") from exc
+            raise DecryptionError("the stored value cannot be decrypted") from exc
         return plain.decode("utf-8")
+
+    def encrypt_email(self, address: str) -> str:
+        return self._encrypt(address, _EMAIL_AAD)
+
+    def decrypt_email(self, stored: str) -> str:
+        return self._decrypt(stored, _EMAIL_AAD)
+
+    def encrypt_secret(self, secret: str) -> str:
+        """An organiser's authenticator secret: useless to whoever copies the database."""
+        return self._encrypt(secret, _SECRET_AAD)
+
+    def decrypt_secret(self, stored: str) -> str:
+        return self._decrypt(stored, _SECRET_AAD)
 
     @staticmethod
     def key_id_of(stored: str) -> str:

@@ -9,13 +9,20 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from app.jobs.worker import JobWorker
+from app.organisers.second_factor import router as second_factor_router
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
 from tests.helpers import csrf_from
 from tests.organisers.helpers import add_organiser, sign_in
 from tests.smtp import SMTPServer
 
-PUBLIC = {"/organise/sign-in", "/organise/sign-in/sent", "/organise/sign-in/{token}"}
+# Reachable without a session (each tested on its own in test_sign_in / test_second_factor).
+PUBLIC = {
+    "/organise/sign-in",
+    "/organise/sign-in/sent",
+    "/organise/sign-in/{token}",
+    "/organise/sign-in/code",
+}
 FORM = {
     "title": "Hijacked",
     "slug": "hijacked",
@@ -28,7 +35,7 @@ FORM = {
 
 def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
     found = []
-    for route in [*sign_in_router.routes, *workspace_router.routes]:
+    for route in [*sign_in_router.routes, *second_factor_router.routes, *workspace_router.routes]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
                 continue
