@@ -12,7 +12,18 @@ from pydantic import BaseModel, ConfigDict
 from app.kit.i18n import N_
 from app.kit.text import has_control_characters
 
-LETTER_FIELDS = ("title", "slug", "summary", "body_markdown", "language", "goal", "closes_on")
+LETTER_FIELDS = (
+    "title",
+    "slug",
+    "summary",
+    "body_markdown",
+    "language",
+    "goal",
+    "closes_on",
+    "publisher_name",
+    "publisher_contact",
+    "delivery_plan",
+)
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])")
 LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Z]{2})?")
 BODY_MAX = 50_000
@@ -28,6 +39,9 @@ class LetterFormData(BaseModel):
     language: str = "en"
     goal: str = ""
     closes_on: str = ""
+    publisher_name: str = ""
+    publisher_contact: str = ""
+    delivery_plan: str = ""
     action: str = "save"  # or "preview"
     csrf_token: str = ""
 
@@ -41,6 +55,9 @@ class LetterInput:
     language: str
     goal: int | None
     closes_at: datetime | None
+    publisher_name: str
+    publisher_contact: str
+    delivery_plan: str
 
 
 @dataclass(slots=True)
@@ -66,6 +83,9 @@ class LetterForm:
             goal=int(v["goal"]) if v["goal"].strip() else None,
             # Open until the end of that day, UTC.
             closes_at=datetime.combine(closes, time.max, tzinfo=UTC) if closes else None,
+            publisher_name=v["publisher_name"].strip(),
+            publisher_contact=v["publisher_contact"].strip(),
+            delivery_plan=v["delivery_plan"].strip(),
         )
 
 
@@ -86,7 +106,13 @@ def _line_error(value: str, *, limit: int, required: bool) -> str | None:
 def parse_letter_form(data: Mapping[str, str], *, today: date) -> LetterForm:
     form = letter_form({name: str(data.get(name, ""))[: BODY_MAX + 1] for name in LETTER_FIELDS})
     v = form.values
-    for name, limit, required in (("title", 200, True), ("summary", 500, False)):
+    for name, limit, required in (
+        ("title", 200, True),
+        ("summary", 500, False),
+        ("publisher_name", 200, False),
+        ("publisher_contact", 254, False),
+        ("delivery_plan", 500, False),
+    ):
         if error := _line_error(v[name], limit=limit, required=required):
             form.errors[name] = error
     body = v["body_markdown"].replace("\r\n", "\n").replace("\n", " ")
@@ -109,3 +135,47 @@ def parse_letter_form(data: Mapping[str, str], *, today: date) -> LetterForm:
         except ValueError:
             form.errors["closes_on"] = N_("Use a date such as 2027-03-31.")
     return form
+
+
+class DeliveryFormData(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    delivered_on: str = ""
+    recipient: str = ""
+    method: str = ""
+    csrf_token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryInput:
+    delivered_on: date
+    recipient: str
+    method: str
+
+
+DELIVERY_FIELDS = ("delivered_on", "recipient", "method")
+
+
+def parse_delivery_form(
+    data: Mapping[str, str], *, today: date
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What was typed, and what is wrong with it, field by field."""
+    values = {name: str(data.get(name, ""))[:400] for name in DELIVERY_FIELDS}
+    errors: dict[str, str] = {}
+    try:
+        if date.fromisoformat(values["delivered_on"]) > today:
+            errors["delivered_on"] = N_("A delivery is recorded once it has happened.")
+    except ValueError:
+        errors["delivered_on"] = N_("Use a date such as 2027-03-31.")
+    for name in ("recipient", "method"):
+        if error := _line_error(values[name], limit=300, required=True):
+            errors[name] = error
+    return values, errors
+
+
+def delivery_input(values: Mapping[str, str]) -> DeliveryInput:
+    return DeliveryInput(
+        delivered_on=date.fromisoformat(values["delivered_on"]),
+        recipient=values["recipient"].strip(),
+        method=values["method"].strip(),
+    )

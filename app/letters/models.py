@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Text
@@ -15,6 +15,7 @@ class LetterStatus(StrEnum):
     DRAFT = "draft"
     OPEN = "open"
     CLOSED = "closed"
+    DELIVERED = "delivered"
 
 
 class Letter(SQLModel, table=True):
@@ -34,6 +35,10 @@ class Letter(SQLModel, table=True):
     closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who publishes the letter, how to reach them, and how and when it will be delivered.
+    publisher_name: str = Field(default="", max_length=200)
+    publisher_contact: str = Field(default="", max_length=254)
+    delivery_plan: str = Field(default="", max_length=500)
 
 
 class Recipient(SQLModel, table=True):
@@ -58,3 +63,16 @@ class FirstSignatory(SQLModel, table=True):
     position: int = 0
     name: str = Field(max_length=200)
     description: str = Field(default="", max_length=200)
+
+
+class Delivery(SQLModel, table=True):
+    """One handing-over of the letter: when, to whom, how. Shown publicly."""
+
+    __tablename__ = "deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letters.id", index=True, ondelete="CASCADE")
+    delivered_on: date
+    recipient: str = Field(max_length=300)
+    method: str = Field(max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

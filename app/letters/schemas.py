@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from markupsafe import Markup
 
@@ -22,6 +22,13 @@ class RecipientPublic:
 class FirstSignatoryPublic:
     name: str
     description: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPublic:
+    delivered_on: date
+    recipient: str
+    method: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +58,7 @@ class LetterPublic:
     accepting: bool
     recipients: list[RecipientPublic]
     first_signatories: list[FirstSignatoryPublic]
+    publisher_name: str
+    publisher_contact: str
+    delivery_plan: str
+    deliveries: list[DeliveryPublic]

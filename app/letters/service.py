@@ -9,11 +9,17 @@ from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.kit.markdown import render_markdown
-from app.letters.forms import LetterInput
-from app.letters.models import FirstSignatory, Letter, LetterStatus, Recipient
-from app.letters.schemas import FirstSignatoryPublic, LetterPublic, LetterSummary, RecipientPublic
+from app.letters.forms import DeliveryInput, LetterInput
+from app.letters.models import Delivery, FirstSignatory, Letter, LetterStatus, Recipient
+from app.letters.schemas import (
+    DeliveryPublic,
+    FirstSignatoryPublic,
+    LetterPublic,
+    LetterSummary,
+    RecipientPublic,
+)
 
-PUBLIC_STATUSES = (LetterStatus.OPEN, LetterStatus.CLOSED)
+PUBLIC_STATUSES = (LetterStatus.OPEN, LetterStatus.CLOSED, LetterStatus.DELIVERED)
 
 
 class LetterNotFound(Exception):
@@ -28,7 +34,8 @@ class StatusChangeRefused(Exception):
     """A move the letter's life does not allow (e.g. reopening a draft that was never open)."""
 
 
-# draft -> open -> closed, and a closed letter may open again.
+# draft -> open -> closed -> delivered, and a closed letter may open again. A letter becomes
+# delivered by recording a delivery (record_delivery), never by a bare status change.
 ALLOWED_MOVES = {
     (LetterStatus.DRAFT, LetterStatus.OPEN),
     (LetterStatus.OPEN, LetterStatus.CLOSED),
@@ -118,6 +125,10 @@ def get_public_letter(session: Session, *, slug: str) -> LetterPublic:
         first_signatories=[
             FirstSignatoryPublic(name=f.name, description=f.description) for f in first
         ],
+        publisher_name=letter.publisher_name,
+        publisher_contact=letter.publisher_contact,
+        delivery_plan=letter.delivery_plan,
+        deliveries=deliveries(session, letter_id=summary.id),
     )
 
 
@@ -143,12 +154,26 @@ def editable_values(session: Session, *, letter_id: int) -> dict[str, str]:
         "language": letter.language,
         "goal": str(letter.goal or ""),
         "closes_on": letter.closes_at.date().isoformat() if letter.closes_at else "",
+        "publisher_name": letter.publisher_name,
+        "publisher_contact": letter.publisher_contact,
+        "delivery_plan": letter.delivery_plan,
     }
 
 
 def _apply(letter: Letter, data: LetterInput) -> list[str]:
     changed = []
-    for name in ("title", "slug", "summary", "body_markdown", "language", "goal", "closes_at"):
+    for name in (
+        "title",
+        "slug",
+        "summary",
+        "body_markdown",
+        "language",
+        "goal",
+        "closes_at",
+        "publisher_name",
+        "publisher_contact",
+        "delivery_plan",
+    ):
         new = getattr(data, name)
         if getattr(letter, name) != new:
             setattr(letter, name, new)
@@ -198,6 +223,42 @@ def change_status(session: Session, *, letter_id: int, to: LetterStatus) -> Lett
     session.add(letter)
     session.flush()
     return before
+
+
+class NotReadyForDelivery(Exception):
+    """Only a closed (or already delivered) letter is delivered."""
+
+
+def record_delivery(session: Session, *, letter_id: int, data: DeliveryInput) -> None:
+    """Log a delivery; the first one makes a closed letter delivered."""
+    letter = session.get(Letter, letter_id)
+    if letter is None:
+        raise LetterNotFound(str(letter_id))
+    if letter.status not in (LetterStatus.CLOSED, LetterStatus.DELIVERED):
+        raise NotReadyForDelivery(letter.status.value)
+    session.add(
+        Delivery(
+            letter_id=letter_id,
+            delivered_on=data.delivered_on,
+            recipient=data.recipient,
+            method=data.method,
+        )
+    )
+    letter.status = LetterStatus.DELIVERED
+    session.add(letter)
+    session.flush()
+
+
+def deliveries(session: Session, *, letter_id: int) -> list[DeliveryPublic]:
+    rows = session.exec(
+        select(Delivery)
+        .where(Delivery.letter_id == letter_id)
+        .order_by(col(Delivery.delivered_on), col(Delivery.id))
+    ).all()
+    return [
+        DeliveryPublic(delivered_on=row.delivered_on, recipient=row.recipient, method=row.method)
+        for row in rows
+    ]
 
 
 def preview_html(markdown: str) -> object:

@@ -14,7 +14,15 @@ from app.kit.i18n import N_
 from app.kit.pages import render_page
 from app.kit.security import csrf_valid
 from app.letters import service as letters
-from app.letters.forms import LetterForm, LetterFormData, letter_form, parse_letter_form
+from app.letters.forms import (
+    DeliveryFormData,
+    LetterForm,
+    LetterFormData,
+    delivery_input,
+    letter_form,
+    parse_delivery_form,
+    parse_letter_form,
+)
 from app.letters.models import LetterStatus
 from app.organisers import second_factor_service as second_factor
 from app.organisers import service
@@ -119,11 +127,15 @@ def _allowed(session: SessionDep, organiser: CurrentOrganiser, letter_id: int) -
     service.require_letter(session, organiser=organiser, letter_id=letter_id)
 
 
-@router.api_route("/letters/{letter_id}", methods=["GET", "HEAD"])
-def letter_overview(
-    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
+def _overview(
+    request: Request,
+    session: SessionDep,
+    letter_id: int,
+    *,
+    delivery: dict[str, str] | None = None,
+    delivery_errors: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Response:
-    _allowed(session, organiser, letter_id)
     [letter] = letters.list_letters(session, letter_ids=[letter_id])
     context = {
         "letter": letter,
@@ -131,11 +143,53 @@ def letter_overview(
         "pending": signatures.count_pending(session, letter_id=letter_id),
         "organisers": service.co_organiser_count(session, letter_id=letter_id),
         "moves": sorted(
-            (to.value for before, to in letters.ALLOWED_MOVES if before is letter.status)
+            to.value for before, to in letters.ALLOWED_MOVES if before is letter.status
         ),
+        "deliveries": letters.deliveries(session, letter_id=letter_id),
+        "delivery": delivery or {"delivered_on": utcnow().date().isoformat()},
+        "delivery_errors": delivery_errors or {},
         "notice": "",
     }
-    return _page(request, "organise/letter.html", context)
+    return _page(request, "organise/letter.html", context, status=status)
+
+
+@router.api_route("/letters/{letter_id}", methods=["GET", "HEAD"])
+def letter_overview(
+    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
+) -> Response:
+    _allowed(session, organiser, letter_id)
+    return _overview(request, session, letter_id)
+
+
+@router.post("/letters/{letter_id}/deliveries")
+def record_delivery(
+    request: Request,
+    session: SessionDep,
+    organiser: OrganiserDep,
+    letter_id: int,
+    data: Annotated[DeliveryFormData, Form()],
+) -> Response:
+    """A closed letter handed over: when, to whom, how. Public; the first makes it delivered."""
+    _allowed(session, organiser, letter_id)
+    values, errors = parse_delivery_form(data.model_dump(), today=utcnow().date())
+    if not csrf_valid(request, data.csrf_token):
+        errors["delivered_on"] = EXPIRED_FORM
+    if errors:
+        return _overview(
+            request, session, letter_id, delivery=values, delivery_errors=errors, status=400
+        )
+    try:
+        letters.record_delivery(session, letter_id=letter_id, data=delivery_input(values))
+    except letters.NotReadyForDelivery:
+        return RedirectResponse(f"/organise/letters/{letter_id}", status_code=303)
+    service.record(
+        session,
+        organiser_id=organiser.id,
+        letter_id=letter_id,
+        action="letter.delivered",
+        detail=f"{values['delivered_on']}: {values['recipient']} ({values['method']})",
+    )
+    return RedirectResponse(f"/organise/letters/{letter_id}", status_code=303)
 
 
 @router.api_route("/letters/{letter_id}/edit", methods=["GET", "HEAD"])

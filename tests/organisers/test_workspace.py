@@ -171,3 +171,43 @@ def test_create_organiser_command(
     assert main(["create-organiser", "first@example.org"]) == 0
     assert "Already there" in capsys.readouterr().out
     assert main(["create-organiser", "not an address"]) == 2
+
+
+def test_a_closed_letter_is_delivered_and_the_log_is_public(writer: TestClient) -> None:
+    overview = _new_letter(writer)
+    _post_letter(
+        writer,
+        f"{overview}/edit",
+        publisher_name="Friends of the Prisoners",
+        publisher_contact="letters@friends.example",
+        delivery_plan="Handed to each embassy in Vilnius after the summit.",
+    )
+
+    def deliver(**values: str):  # type: ignore[no-untyped-def]
+        token = csrf_from(writer.get(overview).text)
+        return writer.post(f"{overview}/deliveries", data=values | {"csrf_token": token})
+
+    def move(to: str) -> None:
+        token = csrf_from(writer.get(overview).text)
+        writer.post(f"{overview}/status", data={"to": to, "csrf_token": token})
+
+    move("open")
+    early = deliver(delivered_on="2026-11-20", recipient="The EU", method="by post")
+    assert early.status_code == 200 and "Deliveries" not in early.text  # an open letter: not yet
+    move("closed")
+    bad = deliver(delivered_on="soon", recipient="", method="by post")
+    assert bad.status_code == 400
+    assert "Use a date such as" in bad.text and "This is required." in bad.text
+    assert 'value="by post"' in bad.text
+    assert (
+        deliver(delivered_on="2026-11-20", recipient="The EU", method="by post").status_code == 200
+    )
+    deliver(delivered_on="2026-11-21", recipient="President of Ukraine", method="in person")
+    page = writer.get(overview).text
+    assert "Delivered" in page and "President of Ukraine" in page
+
+    public = writer.get("/letters/free-them-all").text
+    assert "Friends of the Prisoners" in public and "letters@friends.example" in public
+    assert "Handed to each embassy" in public
+    assert "to The EU (by post)" in public and "to President of Ukraine (in person)" in public
+    assert "letter.delivered" in writer.get(f"{overview}/audit").text
