@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from app.db import utcnow
 from app.letters.models import FirstSignatory, Letter, LetterStatus, Recipient
+from app.letters.service import record_version
 
 DEMO_SLUG = "all-for-all"
 DEMO_GOAL = 10_000
@@ -127,6 +128,7 @@ def create_demo_letter(session: Session) -> bool:
     session.add(letter)
     session.flush()
     assert letter.id is not None
+    record_version(session, letter=letter)  # published: its text is version 1
     for position, recipient in enumerate(DEMO_RECIPIENTS):
         session.add(
             Recipient.model_validate(recipient | {"letter_id": letter.id, "position": position})

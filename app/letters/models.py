@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, string_enum, utcnow
@@ -75,4 +75,19 @@ class Delivery(SQLModel, table=True):
     delivered_on: date
     recipient: str = Field(max_length=300)
     method: str = Field(max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LetterVersion(SQLModel, table=True):
+    """The letter's text as it was published and after each later edit: what people signed."""
+
+    __tablename__ = "letter_versions"
+    __table_args__ = (UniqueConstraint("letter_id", "number", name="uq_letter_versions_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letters.id", ondelete="CASCADE")
+    number: int
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=500)
+    body_markdown: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -62,3 +62,5 @@ class LetterPublic:
     publisher_contact: str
     delivery_plan: str
     deliveries: list[DeliveryPublic]
+    version: int | None  # the text's present version, once public
+    text_changed_at: datetime | None  # when it last changed after publication

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.kit.markdown import render_markdown
 from app.letters.forms import DeliveryInput, LetterInput
-from app.letters.models import Delivery, FirstSignatory, Letter, LetterStatus, Recipient
+from app.letters.models import (
+    Delivery,
+    FirstSignatory,
+    Letter,
+    LetterStatus,
+    LetterVersion,
+    Recipient,
+)
 from app.letters.schemas import (
     DeliveryPublic,
     FirstSignatoryPublic,
@@ -94,6 +102,7 @@ def get_summary_by_id(session: Session, *, letter_id: int) -> LetterSummary:
 def get_public_letter(session: Session, *, slug: str) -> LetterPublic:
     summary = get_public_summary(session, slug=slug)
     letter = session.get_one(Letter, summary.id)
+    version = latest_version(session, letter_id=summary.id)
     recipients = session.exec(
         select(Recipient)
         .where(Recipient.letter_id == summary.id)
@@ -129,6 +138,8 @@ def get_public_letter(session: Session, *, slug: str) -> LetterPublic:
         publisher_contact=letter.publisher_contact,
         delivery_plan=letter.delivery_plan,
         deliveries=deliveries(session, letter_id=summary.id),
+        version=version.number if version else None,
+        text_changed_at=version.created_at if version and version.number > 1 else None,
     )
 
 
@@ -201,12 +212,48 @@ def create_letter(session: Session, *, data: LetterInput) -> int:
     return letter.id
 
 
+TEXT_FIELDS = frozenset({"title", "summary", "body_markdown"})
+
+
 def update_letter(session: Session, *, letter_id: int, data: LetterInput) -> list[str]:
-    """Save the form; returns the names of the fields that changed."""
+    """Save the form; returns the names of the fields that changed. Once the letter has been
+    public, a change to its text is a new version: what earlier signers signed stays on record."""
     letter = session.get(Letter, letter_id)
     if letter is None:
         raise LetterNotFound(str(letter_id))
-    return _save_unique(session, letter, data)
+    changed = _save_unique(session, letter, data)
+    if letter.published_at is not None and TEXT_FIELDS.intersection(changed):
+        record_version(session, letter=letter)
+    return changed
+
+
+def record_version(session: Session, *, letter: Letter) -> int:
+    """Snapshot the letter's present text as its next version; returns the number."""
+    latest = session.exec(
+        select(func.max(LetterVersion.number)).where(LetterVersion.letter_id == letter.id)
+    ).one()
+    number = (latest or 0) + 1
+    assert letter.id is not None
+    session.add(
+        LetterVersion(
+            letter_id=letter.id,
+            number=number,
+            title=letter.title,
+            summary=letter.summary,
+            body_markdown=letter.body_markdown,
+        )
+    )
+    session.flush()
+    return number
+
+
+def latest_version(session: Session, *, letter_id: int) -> LetterVersion | None:
+    return session.exec(
+        select(LetterVersion)
+        .where(LetterVersion.letter_id == letter_id)
+        .order_by(col(LetterVersion.number).desc())
+        .limit(1)
+    ).first()
 
 
 def change_status(session: Session, *, letter_id: int, to: LetterStatus) -> LetterStatus:
@@ -220,6 +267,9 @@ def change_status(session: Session, *, letter_id: int, to: LetterStatus) -> Lett
     letter.status = to
     if to is LetterStatus.OPEN and letter.published_at is None:
         letter.published_at = utcnow()
+        session.add(letter)
+        session.flush()
+        record_version(session, letter=letter)
     session.add(letter)
     session.flush()
     return before

@@ -51,6 +51,8 @@ class Signature(SQLModel, table=True):
     email_encrypted: str | None = Field(default=None, max_length=512)
     email_hash: str | None = Field(default=None, max_length=64)
     email_domain_hash: str | None = Field(default=None, max_length=64)
+    # The version of the letter's text the signer saw (None: signed before versions existed).
+    letter_version: int | None = None
     visibility: Visibility = Field(
         default=Visibility.COUNTED_ONLY, sa_column=Column(string_enum(Visibility), nullable=False)
     )

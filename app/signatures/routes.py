@@ -80,6 +80,7 @@ def sign_letter(
             data=form.to_input(),
             keyring=_settings(request).keyring(),
             limit=_mail_limit(request),
+            letter_version=letter.version,
         )
     return RedirectResponse(f"/letters/{slug}/check-email", status_code=303)
 

@@ -112,7 +112,13 @@ def _queue_mail(session: Session, signature_id: int | None) -> None:
 
 
 def sign(
-    session: Session, *, letter_id: int, data: SignatureInput, keyring: Keyring, limit: MailLimit
+    session: Session,
+    *,
+    letter_id: int,
+    data: SignatureInput,
+    keyring: Keyring,
+    limit: MailLimit,
+    letter_version: int | None = None,
 ) -> None:
     """Record a pending signature (or refresh one) and queue the mail that goes with it.
 
@@ -130,6 +136,7 @@ def sign(
         "city": data.city,
         "country": data.country,
         "visibility": data.visibility.value,
+        "letter_version": letter_version,
         "state": SignatureState.PENDING.value,
         "mails_in_window": 1,
         "mail_window_started_at": now,
@@ -148,6 +155,7 @@ def sign(
         "city",
         "country",
         "visibility",
+        "letter_version",
         "created_at",
     )
     allowed, counters = _window_rules(now, limit)

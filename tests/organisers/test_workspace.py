@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from app.cli import main
@@ -211,3 +211,32 @@ def test_a_closed_letter_is_delivered_and_the_log_is_public(writer: TestClient) 
     assert "Handed to each embassy" in public
     assert "to The EU (by post)" in public and "to President of Ukraine (in person)" in public
     assert "letter.delivered" in writer.get(f"{overview}/audit").text
+
+
+def test_an_open_letters_text_is_versioned_and_signatures_record_theirs(
+    writer: TestClient, engine: Engine
+) -> None:
+    overview = _new_letter(writer)
+    _post_letter(writer, f"{overview}/edit", title="Still a draft")  # drafts are not versioned
+    token = csrf_from(writer.get(overview).text)
+    writer.post(f"{overview}/status", data={"to": "open", "csrf_token": token})
+    assert "last changed" not in writer.get("/letters/free-them-all").text
+    sign(writer, "free-them-all", email="early@example.org")
+
+    _post_letter(writer, f"{overview}/edit", title="Still a draft", goal="6000")  # not the text
+    edited = _post_letter(
+        writer, f"{overview}/edit", title="Still a draft", body_markdown="We ask, now."
+    )
+    assert edited.status_code == 200, edited.text
+    public = writer.get("/letters/free-them-all").text
+    assert "The text was last changed on" in public and "(version 2)" in public
+    sign(writer, "free-them-all", email="late@example.org")
+
+    with engine.connect() as connection:
+        versions = connection.execute(
+            text("SELECT number, title, body_markdown FROM letter_versions ORDER BY number")
+        ).all()
+        signed = connection.execute(text("SELECT letter_version FROM signatures ORDER BY id")).all()
+    assert [(n, t) for n, t, _ in versions] == [(1, "Still a draft"), (2, "Still a draft")]
+    assert "now" not in versions[0][2] and "now" in versions[1][2]
+    assert [row[0] for row in signed] == [1, 2]
