@@ -36,6 +36,7 @@ from app.letters.service import LetterNotFound
 from app.mail.sender import make_sender
 from app.organisers.auth import SignInRequired
 from app.organisers.service import NotAllowed, SignInLinkSpent
+from app.organisers.recipients import router as recipients_router
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
 from app.signatures.routes import router as signatures_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(counters_router)
     app.include_router(sign_in_router)
     app.include_router(workspace_router)
+    app.include_router(recipients_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(

@@ -95,11 +95,16 @@ class Item:
 
 
 def _rows(session: Session, kind: Kind, letter_id: int) -> Sequence[Row]:
-    model = MODELS[kind]
+    if kind == "recipients":
+        return session.exec(
+            select(Recipient)
+            .where(Recipient.letter_id == letter_id)
+            .order_by(col(Recipient.position), col(Recipient.id))
+        ).all()
     return session.exec(
-        select(model)  # type: ignore[arg-type]
-        .where(model.letter_id == letter_id)
-        .order_by(col(model.position), col(model.id))
+        select(FirstSignatory)
+        .where(FirstSignatory.letter_id == letter_id)
+        .order_by(col(FirstSignatory.position), col(FirstSignatory.id))
     ).all()
 
 
@@ -131,7 +136,11 @@ def add_item(session: Session, *, kind: Kind, letter_id: int, values: Mapping[st
 
 
 def _row(session: Session, kind: Kind, letter_id: int, item_id: int) -> Row:
-    row = session.get(MODELS[kind], item_id)
+    row: Row | None = (
+        session.get(Recipient, item_id)
+        if kind == "recipients"
+        else session.get(FirstSignatory, item_id)
+    )
     if row is None or row.letter_id != letter_id:  # another letter's: not found from here
         raise ItemNotFound(str(item_id))
     return row
