@@ -35,8 +35,8 @@ from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
 from app.mail.sender import make_sender
 from app.organisers.auth import SignInRequired
-from app.organisers.service import NotAllowed, SignInLinkSpent
 from app.organisers.recipients import router as recipients_router
+from app.organisers.service import NotAllowed, SignInLinkSpent
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
 from app.signatures.routes import router as signatures_router

@@ -151,6 +151,15 @@ class _Checker:
             or 1
         )
 
+    def top_level_line(self, key: str) -> int:
+        """A top-level key, or the first header of its table: [key] or [key.sub]."""
+        found = [
+            line
+            for (table, _, name), line in self.where.items()
+            if (table, name) == ("", key) or (name is None and table.split(".")[0] == key)
+        ]
+        return min(found, default=1)
+
     def add(self, table: str, index: int, key: str | None, message: str) -> None:
         self.problems.append(Problem(self.line(table, index, key), message))
 
@@ -231,7 +240,7 @@ def parse_letter_file(text: str) -> LetterFile:
     checker = _Checker(text)
     for key in data:
         if key not in TOP_LEVEL and key not in KINDS:
-            checker.add(key, 0, None, f"unknown key {key!r}")
+            checker.problems.append(Problem(checker.top_level_line(key), f"unknown key {key!r}"))
     letter, status = checker.letter(data)
     items = {kind: checker.items(kind, data.get(kind, [])) for kind in KINDS}
     if checker.problems or letter is None:
