@@ -1,4 +1,4 @@
-"""The ``undersigned`` command: migrate, demo, serve, worker."""
+"""The ``undersigned`` command: migrate, demo, serve, worker, letters load and dump."""
 
 from __future__ import annotations
 
@@ -166,6 +166,70 @@ def create_organiser(settings: Settings, *, email: str, admin: bool) -> int:
     return 0
 
 
+def load_letter_file(settings: Settings, *, path: str) -> int:
+    """Check the whole file, then create or update the letter; every problem is printed."""
+    from app.letters.files import LetterFileInvalid, load_letter, parse_letter_file
+    from app.organisers.service import record
+
+    try:
+        with open(path, "rb") as file:
+            text = file.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"undersigned: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        parsed = parse_letter_file(text)
+        with open_session(engine, write=True) as session:
+            letter_id, created = load_letter(session, parsed=parsed)
+            action = "letter.created_from_file" if created else "letter.loaded_from_file"
+            record(session, organiser_id=None, letter_id=letter_id, action=action)
+            session.commit()
+    except LetterFileInvalid as exc:
+        for problem in exc.problems:
+            print(f"{path}:{problem.line}: {problem.message}", file=sys.stderr)
+        print(f"undersigned: {path}: nothing changed", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    counts = ", ".join(f"{len(items)} {kind}" for kind, items in parsed.items.items())
+    print(f"{'Created' if created else 'Updated'} {parsed.letter.slug!r} ({counts}).")
+    return 0
+
+
+def dump_letter_file(settings: Settings, *, slug: str) -> int:
+    from app.letters.files import dump_letter
+    from app.letters.service import LetterNotFound
+
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        with open_session(engine) as session:
+            text = dump_letter(session, slug=slug)
+    except LetterNotFound:
+        print(f"undersigned: no letter has the slug {slug!r}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    # UTF-8 whatever the locale says: the file is read back as UTF-8.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def _add_letters_commands(commands: Any) -> None:
+    letters = commands.add_parser("letters", help="letters as TOML files (see the README)")
+    actions = letters.add_subparsers(dest="letters_command", required=True)
+    load = actions.add_parser(
+        "load",
+        help="create the letter in FILE, or update the letter with its slug, with its "
+        "recipients and first signatories; every problem is reported and nothing changes",
+    )
+    load.add_argument("file", help="the letter file (TOML, UTF-8)")
+    dump = actions.add_parser("dump", help="write a letter as a TOML file to standard output")
+    dump.add_argument("slug", help="the letter's address, as in /letters/SLUG")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="undersigned", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     organiser_parser.add_argument(
         "--admin", action="store_true", help="may see every letter and invite organisers"
     )
+    _add_letters_commands(commands)
     return parser
 
 
@@ -213,6 +278,10 @@ def _run(args: argparse.Namespace) -> int:
         rotate_keys(settings, batch_size=args.batch_size)
     elif args.command == "create-organiser":
         return create_organiser(settings, email=args.email, admin=args.admin)
+    elif args.command == "letters" and args.letters_command == "load":
+        return load_letter_file(settings, path=args.file)
+    elif args.command == "letters":
+        return dump_letter_file(settings, slug=args.slug)
     return 0
 
 

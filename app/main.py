@@ -35,6 +35,7 @@ from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
 from app.mail.sender import make_sender
 from app.organisers.auth import SecondFactorRequired, SignInRequired
+from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
 from app.organisers.sign_in import router as sign_in_router
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(second_factor_router)  # before sign_in_router: /sign-in/code
     app.include_router(sign_in_router)
     app.include_router(workspace_router)
+    app.include_router(recipients_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(

@@ -164,7 +164,22 @@ def shoot_workspace(page: Page, settings: Settings, out: Path, width: str) -> No
     page.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     shoot(page, out, "organise-letter", width)
-    page.goto(page.url + "/audit")
+    letter_page = page.url
+    page.goto(letter_page + "/recipients")
+    page.get_by_label("Name").fill("")
+    page.get_by_label("Country (optional)").select_option("DE")
+    page.get_by_role("button", name="Add").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-recipients-errors", width)
+    page.get_by_label("Name").fill("Jane Doe")
+    page.get_by_label("Title or office (optional)").fill("Federal Minister of Justice")
+    page.get_by_label("Postal address (optional)").fill("Mohrenstraße 37\n10117 Berlin")
+    page.get_by_role("button", name="Add").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-recipients", width)
+    page.goto(letter_page.rsplit("/", 1)[0] + "/1/first-signatories")  # the demo letter's
+    shoot(page, out, "organise-first-signatories", width)
+    page.goto(letter_page + "/audit")
     shoot(page, out, "organise-audit", width)
 
 

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from app.jobs.worker import JobWorker
+from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
@@ -30,12 +31,19 @@ FORM = {
     "language": "en",
     "to": "closed",
     "email": "intruder@example.org",
+    "name": "Someone else",
+    "direction": "down",
 }
 
 
 def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
     found = []
-    for route in [*sign_in_router.routes, *second_factor_router.routes, *workspace_router.routes]:
+    for route in [
+        *sign_in_router.routes,
+        *second_factor_router.routes,
+        *workspace_router.routes,
+        *recipients_router.routes,
+    ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
                 continue
@@ -55,7 +63,11 @@ def snapshot(engine: Engine) -> list[object]:
         audit = connection.execute(
             text("SELECT action FROM audit_entries WHERE letter_id IS NOT NULL")
         ).all()
-    return [letters, sorted(owners), audit]
+        people = [
+            connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+            for table in ("recipients", "first_signatories")
+        ]
+    return [letters, sorted(owners), audit, people]
 
 
 def test_nobody_reaches_any_workspace_route(
@@ -64,7 +76,7 @@ def test_nobody_reaches_any_workspace_route(
     token = csrf_from(client.get(f"/letters/{letter_slug}").text)
     before = snapshot(engine)
     for method, path in workspace_routes(client):
-        url = path.replace("{letter_id}", "1")
+        url = path.replace("{letter_id}", "1").replace("{item_id}", "1")
         response = client.request(
             method, url, data=FORM | {"csrf_token": token}, follow_redirects=False
         )
@@ -97,7 +109,7 @@ def test_the_wrong_organiser_sees_and_changes_nothing(intruder: TestClient, engi
         if "{letter_id}" not in path:
             continue
         for letter_id in ("1", "999999"):
-            url = path.replace("{letter_id}", letter_id)
+            url = path.replace("{letter_id}", letter_id).replace("{item_id}", "1")
             response = intruder.request(
                 method, url, data=FORM | {"csrf_token": token}, follow_redirects=False
             )
