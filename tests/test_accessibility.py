@@ -107,8 +107,17 @@ def test_no_page_has_an_accessibility_violation(
     check("preview", lambda: page.get_by_role("button", name="Preview").click())
     check("letter overview", lambda: page.get_by_role("button", name="Save").click())
     check("audit log", lambda: page.goto(page.url + "/audit"))
+    check("moderation", lambda: page.goto("/organise/letters/1/signatures?state=confirmed"))
+    check(
+        "moderation with an error",
+        lambda: page.get_by_role("button", name="Invalidate").first.click(),
+    )
+    check("bulk rules", lambda: page.goto("/organise/letters/1/signatures/rules"))
+    page.get_by_label("Email domain (for a domain rule)").fill("example.org")
+    page.get_by_label("Reason", exact=True).fill("Checked")
+    check("bulk preview", lambda: page.get_by_role("button", name="Preview").click())
 
-    assert len(report) == 19
+    assert len(report) == 23
     assert {name: found for name, found in report.items() if found} == {}
 
 
