@@ -35,11 +35,13 @@ from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
 from app.mail.sender import make_sender
 from app.organisers.auth import SecondFactorRequired, SignInRequired
+from app.organisers.moderation import router as moderation_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
+from app.signatures.moderation import SignatureNotFound
 from app.signatures.routes import router as signatures_router
 from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
 
@@ -63,6 +65,7 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
         N_("It no longer counts. You can sign the letter again from its page if you wish."),
     ),
     NotAllowed: (404, N_("Page not found"), N_("There is nothing at this address.")),
+    SignatureNotFound: (404, N_("Page not found"), N_("There is nothing at this address.")),
     SignInLinkSpent: (
         410,
         N_("This sign-in link is no longer valid"),
@@ -144,6 +147,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(sign_in_router)
     app.include_router(workspace_router)
     app.include_router(recipients_router)
+    app.include_router(moderation_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(

@@ -181,6 +181,29 @@ def shoot_workspace(page: Page, settings: Settings, out: Path, width: str) -> No
     shoot(page, out, "organise-first-signatories", width)
     page.goto(letter_page + "/audit")
     shoot(page, out, "organise-audit", width)
+    shoot_moderation(page, out, width)
+
+
+def shoot_moderation(page: Page, out: Path, width: str) -> None:
+    """The demo letter's signatures: a search, a reason left empty, a bulk rule's preview."""
+    page.goto("/organise/letters/1/signatures")
+    page.get_by_role("button", name="Hide name").first.click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-signatures", width)
+    page.get_by_role("button", name="Invalidate").first.click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-signatures-error", width)
+    page.goto("/organise/letters/1/signatures/rules")
+    page.get_by_label("Email domain (for a domain rule)").fill("example.org")
+    page.get_by_label("Reason", exact=True).fill("Test entries")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-rule-preview", width)
+    page.get_by_role("button", name="Invalidate these signatures").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-rules", width)
+    page.goto("/organise/letters/1/signatures?state=invalidated")
+    shoot(page, out, "organise-signatures-invalidated", width)
 
 
 def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> None:

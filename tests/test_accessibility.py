@@ -120,8 +120,17 @@ def test_no_page_has_an_accessibility_violation(
     page.get_by_label("How (in person, by post, by email...)").fill("by post")
     check("delivered", lambda: page.get_by_role("button", name="Record the delivery").click())
     check("second factor", lambda: page.goto("/organise/second-factor"))
+    check("moderation", lambda: page.goto("/organise/letters/1/signatures?state=confirmed"))
+    check(
+        "moderation with an error",
+        lambda: page.get_by_role("button", name="Invalidate").first.click(),
+    )
+    check("bulk rules", lambda: page.goto("/organise/letters/1/signatures/rules"))
+    page.get_by_label("Email domain (for a domain rule)").fill("example.org")
+    page.get_by_label("Reason", exact=True).fill("Checked")
+    check("bulk preview", lambda: page.get_by_role("button", name="Preview").click())
 
-    assert len(report) == 22
+    assert len(report) == 26
     assert {name: found for name, found in report.items() if found} == {}
 
 

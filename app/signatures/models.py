@@ -20,6 +20,8 @@ class SignatureState(StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     WITHDRAWN = "withdrawn"
+    # Set aside by an organiser (alone or by a bulk rule): no longer counted, reversible.
+    INVALIDATED = "invalidated"
 
 
 class Visibility(StrEnum):
@@ -37,6 +39,10 @@ class Signature(SQLModel, table=True):
         UniqueConstraint("letter_id", "email_hash", name="uq_signatures_letter_email_hash"),
         Index("ix_signatures_letter_state_confirmed", "letter_id", "state", "confirmed_at"),
         Index("ix_signatures_state_created", "state", "created_at"),
+        # Moderation: keyset pages by id within a letter, and rules by domain or by rule.
+        Index("ix_signatures_letter_id_id", "letter_id", "id"),
+        Index("ix_signatures_letter_domain", "letter_id", "email_domain_hash"),
+        Index("ix_signatures_invalidation_rule", "invalidation_rule_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -66,3 +72,35 @@ class Signature(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Hidden by an organiser: left out of every public list of names, still counted.
+    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    invalidated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    invalidated_reason: str = Field(default="", max_length=200)
+    # The bulk rule that invalidated it, so reversing the rule restores exactly these.
+    invalidation_rule_id: int | None = Field(
+        default=None, foreign_key="invalidation_rules.id", ondelete="SET NULL"
+    )
+
+
+class RuleKind(StrEnum):
+    DOMAIN = "domain"
+    WINDOW = "window"
+    PATTERN = "pattern"
+
+
+class InvalidationRule(SQLModel, table=True):
+    """A bulk invalidation an organiser ran: what it matched, how many, and if it was undone."""
+
+    __tablename__ = "invalidation_rules"
+    __table_args__ = (Index("ix_invalidation_rules_letter_created", "letter_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letters.id", ondelete="CASCADE")
+    organiser_id: int | None = Field(default=None, foreign_key="organisers.id", ondelete="SET NULL")
+    kind: RuleKind = Field(sa_column=Column(string_enum(RuleKind), nullable=False))
+    # What the organiser typed, as shown back to them: a domain, a window or a name fragment.
+    description: str = Field(max_length=300)
+    reason: str = Field(default="", max_length=200)
+    invalidated: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    reversed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

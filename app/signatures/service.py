@@ -184,7 +184,7 @@ def request_links(
         update(_TABLE)
         .where(_TABLE.c.letter_id == letter_id)
         .where(_TABLE.c.email_hash == email_hash)
-        .where(_TABLE.c.state.in_([SignatureState.PENDING.value, SignatureState.CONFIRMED.value]))
+        .where(_TABLE.c.state != SignatureState.WITHDRAWN.value)  # invalidated may withdraw
         .where(allowed)
         .values(**counters)
         .returning(_TABLE.c.id)
@@ -315,6 +315,10 @@ def withdraw(
                 email_domain_hash=None,
                 mails_in_window=0,
                 mail_window_started_at=None,
+                # The organiser's reason may name the signer; a reversed rule must not
+                # bring a withdrawn signature back.
+                invalidated_reason="",
+                invalidation_rule_id=None,
             )
         )
     return TokenSignature(
@@ -374,13 +378,18 @@ def count_pending(session: Session, *, letter_id: int) -> int:
 
 
 def count_changed_at(session: Session, *, letter_id: int) -> datetime | None:
-    """When the confirmed count last moved: a confirmation, or a confirmed signer withdrawing."""
-    confirmed, withdrawn = session.exec(
-        select(func.max(Signature.confirmed_at), func.max(Signature.withdrawn_at))
+    """When the confirmed count last moved: a confirmation, a confirmed signer withdrawing, or
+    an organiser invalidating (a restore moves the count but leaves no date here)."""
+    confirmed, withdrawn, invalidated = session.exec(
+        select(
+            func.max(Signature.confirmed_at),
+            func.max(Signature.withdrawn_at),
+            func.max(Signature.invalidated_at),
+        )
         .where(Signature.letter_id == letter_id)
         .where(col(Signature.confirmed_at).is_not(None))
     ).one()
-    moments = [moment for moment in (confirmed, withdrawn) if moment is not None]
+    moments = [moment for moment in (confirmed, withdrawn, invalidated) if moment is not None]
     return max(moments) if moments else None
 
 
@@ -389,6 +398,7 @@ def _publicly_named(letter_id: int) -> tuple[ColumnElement[bool], ...]:
         col(Signature.letter_id) == letter_id,
         col(Signature.state) == SignatureState.CONFIRMED,
         col(Signature.visibility) == Visibility.PUBLIC,
+        col(Signature.hidden_at).is_(None),  # hidden by an organiser: counted, never named
     )
 
 

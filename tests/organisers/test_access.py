@@ -8,12 +8,16 @@ from sqlalchemy import Engine, text
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from app.db import open_session
 from app.jobs.worker import JobWorker
+from app.organisers.moderation import router as moderation_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
-from tests.helpers import csrf_from
+from app.signatures import moderation
+from app.signatures.models import RuleKind
+from tests.helpers import TEST_KEYRING, add_signature, csrf_from
 from tests.organisers.helpers import add_organiser, sign_in
 from tests.smtp import SMTPServer
 
@@ -33,7 +37,19 @@ FORM = {
     "email": "intruder@example.org",
     "name": "Someone else",
     "direction": "down",
+    "hide": "1",
+    "reason": "Taken over",
+    "kind": "pattern",
+    "pattern": "Anna",
 }
+
+
+def concrete(path: str, letter_id: str) -> str:
+    """A route's path with its letter and with signature, rule or recipient 1 (which exist in
+    the tests)."""
+    for other in ("{signature_id}", "{rule_id}", "{item_id}"):
+        path = path.replace(other, "1")
+    return path.replace("{letter_id}", letter_id)
 
 
 def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
@@ -43,6 +59,7 @@ def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
         *second_factor_router.routes,
         *workspace_router.routes,
         *recipients_router.routes,
+        *moderation_router.routes,
     ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
@@ -67,16 +84,35 @@ def snapshot(engine: Engine) -> list[object]:
             connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
             for table in ("recipients", "first_signatories")
         ]
-    return [letters, sorted(owners), audit, people]
+        signatures = connection.execute(text("SELECT * FROM signatures ORDER BY id")).all()
+        rules = connection.execute(text("SELECT * FROM invalidation_rules ORDER BY id")).all()
+    return [letters, sorted(owners), audit, people, signatures, rules]
+
+
+@pytest.fixture
+def moderated(engine: Engine, letter_slug: str) -> None:
+    """Signature 1 (named Anna, public) and rule 1 (already run) on the demo letter, letter 1."""
+    signature = add_signature(engine, letter_slug, name="Anna Victim", email="anna@example.org")
+    add_signature(engine, letter_slug, name="Bob Spam", email="bob@spam.example")
+    with open_session(engine, write=True) as session:
+        moderation.apply_rule(
+            session,
+            letter_id=signature.letter_id,
+            rule=moderation.BulkRule(kind=RuleKind.DOMAIN, domain="spam.example", reason="x"),
+            organiser_id=None,
+            keyring=TEST_KEYRING,
+        )
+        session.commit()
+    assert (signature.id, signature.letter_id) == (1, 1)
 
 
 def test_nobody_reaches_any_workspace_route(
-    client: TestClient, engine: Engine, letter_slug: str
+    client: TestClient, engine: Engine, letter_slug: str, moderated: None
 ) -> None:
     token = csrf_from(client.get(f"/letters/{letter_slug}").text)
     before = snapshot(engine)
     for method, path in workspace_routes(client):
-        url = path.replace("{letter_id}", "1").replace("{item_id}", "1")
+        url = concrete(path, "1")
         response = client.request(
             method, url, data=FORM | {"csrf_token": token}, follow_redirects=False
         )
@@ -100,7 +136,9 @@ def intruder(
     return client
 
 
-def test_the_wrong_organiser_sees_and_changes_nothing(intruder: TestClient, engine: Engine) -> None:
+def test_the_wrong_organiser_sees_and_changes_nothing(
+    intruder: TestClient, engine: Engine, moderated: None
+) -> None:
     token = csrf_from(intruder.get("/organise").text)
     assert "All for all" not in intruder.get("/organise").text
     before = snapshot(engine)
@@ -109,12 +147,13 @@ def test_the_wrong_organiser_sees_and_changes_nothing(intruder: TestClient, engi
         if "{letter_id}" not in path:
             continue
         for letter_id in ("1", "999999"):
-            url = path.replace("{letter_id}", letter_id).replace("{item_id}", "1")
+            url = concrete(path, letter_id)
             response = intruder.request(
                 method, url, data=FORM | {"csrf_token": token}, follow_redirects=False
             )
             assert response.status_code == 404, (method, url, response.status_code)
             assert "All for all" not in response.text
+            assert "Anna Victim" not in response.text
             checked += 1
     assert checked >= 12
     assert snapshot(engine) == before
