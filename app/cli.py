@@ -127,13 +127,13 @@ def run_worker(settings: Settings) -> None:
 
 
 def rotate_keys(settings: Settings, *, batch_size: int) -> None:
-    from app.privacy.rotation import reencrypt_addresses
+    from app.privacy.rotation import reencrypt_everything
 
     settings.check_startable()
     engine = make_engine(settings.resolved_database_url())
-    changed = reencrypt_addresses(engine, keyring=settings.keyring(), batch_size=batch_size)
+    changed = reencrypt_everything(engine, keyring=settings.keyring(), batch_size=batch_size)
     engine.dispose()
-    print(f"Re-encrypted {changed} address(es) with key {settings.keyring().current_key_id!r}.")
+    print(f"Re-encrypted {changed} value(s) with key {settings.keyring().current_key_id!r}.")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -26,6 +26,7 @@ LETTER_FIELDS = (
 )
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])")
 LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Z]{2})?")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 BODY_MAX = 50_000
 
 
@@ -103,7 +104,11 @@ def _line_error(value: str, *, limit: int, required: bool) -> str | None:
     return None
 
 
-def parse_letter_form(data: Mapping[str, str], *, today: date) -> LetterForm:
+def parse_letter_form(
+    data: Mapping[str, str], *, today: date, stored_closes_on: str = ""
+) -> LetterForm:
+    """``stored_closes_on``: the date already saved; a date in the past is refused only when it
+    is being set, so a letter whose closing date has passed can still be corrected."""
     form = letter_form({name: str(data.get(name, ""))[: BODY_MAX + 1] for name in LETTER_FIELDS})
     v = form.values
     for name, limit, required in (
@@ -125,12 +130,12 @@ def parse_letter_form(data: Mapping[str, str], *, today: date) -> LetterForm:
     if not LANGUAGE.fullmatch(v["language"].strip()):
         form.errors["language"] = N_("Use a language code such as en, ru or uk.")
     goal = v["goal"].strip()
-    if goal and (not goal.isdigit() or not 1 <= int(goal) <= 100_000_000):
+    if goal and (not (goal.isascii() and goal.isdigit()) or not 1 <= int(goal) <= 100_000_000):
         form.errors["goal"] = N_("Use a whole number of signatures, or leave it empty.")
     closes = v["closes_on"].strip()
     if closes:
         try:
-            if date.fromisoformat(closes) < today:
+            if closes != stored_closes_on and date.fromisoformat(closes) < today:
                 form.errors["closes_on"] = N_("This date has passed.")
         except ValueError:
             form.errors["closes_on"] = N_("Use a date such as 2027-03-31.")
@@ -157,16 +162,24 @@ DELIVERY_FIELDS = ("delivered_on", "recipient", "method")
 
 
 def parse_delivery_form(
-    data: Mapping[str, str], *, today: date
+    data: Mapping[str, str], *, today: date, earliest: date
 ) -> tuple[dict[str, str], dict[str, str]]:
     """What was typed, and what is wrong with it, field by field."""
     values = {name: str(data.get(name, ""))[:400] for name in DELIVERY_FIELDS}
     errors: dict[str, str] = {}
-    try:
-        if date.fromisoformat(values["delivered_on"]) > today:
-            errors["delivered_on"] = N_("A delivery is recorded once it has happened.")
-    except ValueError:
+    typed = values["delivered_on"].strip()
+    if not ISO_DATE.fullmatch(typed):
         errors["delivered_on"] = N_("Use a date such as 2027-03-31.")
+    else:
+        try:
+            delivered = date.fromisoformat(typed)
+        except ValueError:
+            errors["delivered_on"] = N_("Use a date such as 2027-03-31.")
+        else:
+            if delivered > today:
+                errors["delivered_on"] = N_("A delivery is recorded once it has happened.")
+            elif delivered < earliest:
+                errors["delivered_on"] = N_("The letter was not yet published then.")
     for name in ("recipient", "method"):
         if error := _line_error(values[name], limit=300, required=True):
             errors[name] = error
@@ -175,7 +188,7 @@ def parse_delivery_form(
 
 def delivery_input(values: Mapping[str, str]) -> DeliveryInput:
     return DeliveryInput(
-        delivered_on=date.fromisoformat(values["delivered_on"]),
+        delivered_on=date.fromisoformat(values["delivered_on"].strip()),
         recipient=values["recipient"].strip(),
         method=values["method"].strip(),
     )

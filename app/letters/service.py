@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,10 @@ class LetterNotFound(Exception):
 
 class SlugTaken(Exception):
     """Another letter has this address already."""
+
+
+class SlugLocked(Exception):
+    """A letter that has been public keeps its address: links to it are out in the world."""
 
 
 class StatusChangeRefused(Exception):
@@ -143,6 +147,13 @@ def get_public_letter(session: Session, *, slug: str) -> LetterPublic:
     )
 
 
+def published_on(session: Session, *, letter_id: int) -> date | None:
+    letter = session.get(Letter, letter_id)
+    if letter is None:
+        raise LetterNotFound(str(letter_id))
+    return letter.published_at.date() if letter.published_at else None
+
+
 def list_letters(session: Session, *, letter_ids: list[int] | None) -> list[LetterSummary]:
     """Every letter (``None``) or these ones, drafts included: the organiser's list."""
     now = utcnow()
@@ -221,6 +232,8 @@ def update_letter(session: Session, *, letter_id: int, data: LetterInput) -> lis
     letter = session.get(Letter, letter_id)
     if letter is None:
         raise LetterNotFound(str(letter_id))
+    if letter.published_at is not None and data.slug != letter.slug:
+        raise SlugLocked(letter.slug)
     changed = _save_unique(session, letter, data)
     if letter.published_at is not None and TEXT_FIELDS.intersection(changed):
         record_version(session, letter=letter)

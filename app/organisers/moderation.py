@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from app.config import Settings
 from app.db import SessionDep
 from app.kit.pages import render_page
+from app.kit.paths import RowId
 from app.kit.security import csrf_valid
 from app.letters import service as letters
 from app.organisers import service
@@ -47,7 +48,7 @@ def _page(
     return response
 
 
-def _letter(session: SessionDep, organiser: OrganiserDep, letter_id: int) -> object:
+def _letter(session: SessionDep, organiser: OrganiserDep, letter_id: RowId) -> object:
     service.require_letter(session, organiser=organiser, letter_id=letter_id)
     [letter] = letters.list_letters(session, letter_ids=[letter_id])
     return letter
@@ -64,7 +65,7 @@ def _list_page(
     session: SessionDep,
     *,
     letter: object,
-    letter_id: int,
+    letter_id: RowId,
     query: str,
     row_errors: dict[int, tuple[str, str]] | None = None,
     status: int = 200,
@@ -99,21 +100,21 @@ def _list_page(
 
 @router.api_route("", methods=["GET", "HEAD"])
 def signatures_list(
-    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
+    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: RowId
 ) -> Response:
     letter = _letter(session, organiser, letter_id)
     query = request.url.query
     return _list_page(request, session, letter=letter, letter_id=letter_id, query=query)
 
 
-def _back(letter_id: int, back: str) -> RedirectResponse:
+def _back(letter_id: RowId, back: str) -> RedirectResponse:
     query = _search_query(back)
     path = f"/organise/letters/{letter_id}/signatures"
     return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
 
 
 def _record(
-    session: SessionDep, organiser: OrganiserDep, letter_id: int, action: str, detail: str
+    session: SessionDep, organiser: OrganiserDep, letter_id: RowId, action: str, detail: str
 ) -> None:
     service.record(
         session, organiser_id=organiser.id, letter_id=letter_id, action=action, detail=detail
@@ -125,8 +126,8 @@ def hide_or_show(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
-    signature_id: int,
+    letter_id: RowId,
+    signature_id: RowId,
     hide: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
@@ -147,8 +148,8 @@ def invalidate_one(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
-    signature_id: int,
+    letter_id: RowId,
+    signature_id: RowId,
     reason: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
@@ -173,8 +174,8 @@ def restore_one(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
-    signature_id: int,
+    letter_id: RowId,
+    signature_id: RowId,
     back: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -191,7 +192,7 @@ def _rules_page(
     session: SessionDep,
     *,
     letter: object,
-    letter_id: int,
+    letter_id: RowId,
     form: TypedForm,
     preview: moderation.RulePreview | None = None,
     notice: str = "",
@@ -209,7 +210,7 @@ def _rules_page(
 
 @router.api_route("/rules", methods=["GET", "HEAD"])
 def rules_page(
-    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
+    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: RowId
 ) -> Response:
     letter = _letter(session, organiser, letter_id)
     form = TypedForm(values=dict.fromkeys(RULE_FIELDS, "") | {"kind": "domain"})
@@ -220,7 +221,7 @@ def _checked_rule(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
+    letter_id: RowId,
     posted: RuleFormData,
 ) -> tuple[moderation.BulkRule | None, Response]:
     """The rule, if the form holds one; else the rules page with the mistakes marked."""
@@ -249,7 +250,7 @@ def preview_rule(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
+    letter_id: RowId,
     posted: Annotated[RuleFormData, Form()],
 ) -> Response:
     """Show how many signatures the rule hits now, and a sample, before anything changes."""
@@ -261,7 +262,7 @@ def apply_rule(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
+    letter_id: RowId,
     posted: Annotated[RuleFormData, Form()],
 ) -> Response:
     rule, page = _checked_rule(request, session, organiser, letter_id, posted)
@@ -281,8 +282,8 @@ def reverse_rule(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
-    rule_id: int,
+    letter_id: RowId,
+    rule_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     _letter(session, organiser, letter_id)

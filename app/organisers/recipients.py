@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from app.db import SessionDep
 from app.kit.i18n import N_
 from app.kit.pages import render_page
+from app.kit.paths import RowId
 from app.kit.security import csrf_valid
 from app.letters import recipients as people
 from app.letters import service as letters
@@ -79,7 +80,7 @@ def _list_page(
     request: Request,
     session: SessionDep,
     pages: ListPages,
-    letter_id: int,
+    letter_id: RowId,
     *,
     form: PersonForm | None = None,
     notice: str = "",
@@ -108,8 +109,8 @@ def _edit_page(
     request: Request,
     session: SessionDep,
     pages: ListPages,
-    letter_id: int,
-    item_id: int,
+    letter_id: RowId,
+    item_id: RowId,
     *,
     form: PersonForm,
     notice: str = "",
@@ -130,7 +131,7 @@ def _allowed(
     session: SessionDep,
     organiser: OrganiserDep,
     pages: ListPages,
-    letter_id: int,
+    letter_id: RowId,
     item_id: int | None = None,
 ) -> people.Item | None:
     service.require_letter(session, organiser=organiser, letter_id=letter_id)
@@ -142,7 +143,7 @@ def _allowed(
         raise service.NotAllowed(f"{letter_id}/{item_id}") from None
 
 
-def _back(pages: ListPages, letter_id: int) -> Response:
+def _back(pages: ListPages, letter_id: RowId) -> Response:
     return RedirectResponse(f"/organise/letters/{letter_id}/{pages.path}", status_code=303)
 
 
@@ -151,7 +152,7 @@ def _add_routes(pages: ListPages) -> None:
 
     @router.api_route(base, methods=["GET", "HEAD"], name=f"{pages.kind}_list")
     def list_people(
-        request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
+        request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: RowId
     ) -> Response:
         _allowed(session, organiser, pages, letter_id)
         return _list_page(request, session, pages, letter_id)
@@ -161,7 +162,7 @@ def _add_routes(pages: ListPages) -> None:
         request: Request,
         session: SessionDep,
         organiser: OrganiserDep,
-        letter_id: int,
+        letter_id: RowId,
         data: Annotated[PersonFormData, Form()],
     ) -> Response:
         _allowed(session, organiser, pages, letter_id)
@@ -187,8 +188,8 @@ def _add_routes(pages: ListPages) -> None:
         request: Request,
         session: SessionDep,
         organiser: OrganiserDep,
-        letter_id: int,
-        item_id: int,
+        letter_id: RowId,
+        item_id: RowId,
     ) -> Response:
         item = _allowed(session, organiser, pages, letter_id, item_id)
         assert item is not None
@@ -200,8 +201,8 @@ def _add_routes(pages: ListPages) -> None:
         request: Request,
         session: SessionDep,
         organiser: OrganiserDep,
-        letter_id: int,
-        item_id: int,
+        letter_id: RowId,
+        item_id: RowId,
         data: Annotated[PersonFormData, Form()],
     ) -> Response:
         _allowed(session, organiser, pages, letter_id, item_id)
@@ -229,8 +230,8 @@ def _add_routes(pages: ListPages) -> None:
         request: Request,
         session: SessionDep,
         organiser: OrganiserDep,
-        letter_id: int,
-        item_id: int,
+        letter_id: RowId,
+        item_id: RowId,
         direction: Annotated[str, Form()] = "",
         csrf_token: Annotated[str, Form()] = "",
     ) -> Response:
@@ -254,8 +255,8 @@ def _add_routes(pages: ListPages) -> None:
         request: Request,
         session: SessionDep,
         organiser: OrganiserDep,
-        letter_id: int,
-        item_id: int,
+        letter_id: RowId,
+        item_id: RowId,
         csrf_token: Annotated[str, Form()] = "",
     ) -> Response:
         _allowed(session, organiser, pages, letter_id, item_id)

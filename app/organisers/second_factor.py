@@ -99,7 +99,7 @@ def _second_factor_page(
         None
         if organiser.has_second_factor
         else second_factor.start_enrolment(
-            _tokens(request), account=account, issuer=settings.site_name
+            _tokens(request), organiser=organiser, account=account, issuer=settings.site_name
         )
     )
     context = {

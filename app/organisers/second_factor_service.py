@@ -65,7 +65,9 @@ def pending_token(tokens: Tokens, organiser: Organiser) -> str:
 
 
 def _check_code(session: Session, organiser: Organiser, *, code: str, keyring: Keyring) -> bool:
-    """True, and the step recorded so the code works once, if the code is right."""
+    """True, and the step recorded so the code works once, if the code is right. The update
+    also requires the session version read with the row: a sign-in voided meanwhile by a
+    parallel run of wrong codes cannot succeed."""
     assert organiser.totp_secret_encrypted is not None
     secret = keyring.decrypt_secret(organiser.totp_secret_encrypted)
     step = totp.matching_step(secret, code, after=organiser.totp_last_step)
@@ -75,9 +77,34 @@ def _check_code(session: Session, organiser: Organiser, *, code: str, keyring: K
         update(Organiser)
         .where(col(Organiser.id) == organiser.id)
         .where(col(Organiser.totp_last_step) < step)
+        .where(col(Organiser.session_version) == organiser.session_version)
         .values(totp_last_step=step, second_factor_failures=0)
     )
     return bool(used.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _reserve_attempt(session: Session, organiser: Organiser) -> int | None:
+    """Take one of the sign-in's attempts before checking a code, in the database: parallel
+    guesses queue on the row and each takes its own, so at most MAX_FAILURES codes are ever
+    checked for one emailed link. None once they are used up."""
+    attempt = session.execute(
+        update(Organiser)
+        .where(col(Organiser.id) == organiser.id)
+        .where(col(Organiser.session_version) == organiser.session_version)
+        .where(col(Organiser.second_factor_failures) < MAX_FAILURES)
+        .values(second_factor_failures=col(Organiser.second_factor_failures) + 1)
+        .returning(col(Organiser.second_factor_failures))
+    ).scalar_one_or_none()
+    return None if attempt is None else int(attempt)
+
+
+def _void(session: Session, organiser: Organiser) -> None:
+    """The last attempt failed: the half-finished sign-in ends; a new emailed link is needed."""
+    session.execute(
+        update(Organiser)
+        .where(col(Organiser.id) == organiser.id)
+        .values(second_factor_failures=0, session_version=col(Organiser.session_version) + 1)
+    )
 
 
 def finish_sign_in(
@@ -106,12 +133,12 @@ def finish_sign_in(
         or str(organiser.session_version) != version
     ):
         raise SecondFactorExpired
+    attempt = _reserve_attempt(session, organiser)
+    if attempt is None:
+        raise SecondFactorExpired
     if not _check_code(session, organiser, code=code, keyring=keyring):
-        failures = organiser.second_factor_failures + 1
-        values: dict[str, object] = {"second_factor_failures": failures}
-        if failures >= MAX_FAILURES:
-            values = {"second_factor_failures": 0, "session_version": organiser.session_version + 1}
-        session.execute(update(Organiser).where(col(Organiser.id) == organiser.id).values(**values))
+        if attempt >= MAX_FAILURES:
+            _void(session, organiser)
         record(session, organiser_id=organiser.id, letter_id=None, action="organiser.wrong_code")
         raise WrongCode
     record(session, organiser_id=organiser.id, letter_id=None, action="organiser.signed_in")
@@ -120,12 +147,16 @@ def finish_sign_in(
     )
 
 
-def start_enrolment(tokens: Tokens, *, account: str, issuer: str) -> Enrolment:
+def start_enrolment(
+    tokens: Tokens, *, organiser: CurrentOrganiser, account: str, issuer: str
+) -> Enrolment:
+    """A new secret, sealed for this organiser alone (a sealed secret made for another account
+    is refused)."""
     secret = totp.new_secret()
     return Enrolment(
         secret=secret,
         uri=totp.provisioning_uri(secret, account=account, issuer=issuer),
-        sealed=tokens.make(Purpose.TOTP_ENROLMENT, secret),
+        sealed=tokens.make(Purpose.TOTP_ENROLMENT, f"{organiser.public_id}:{secret}"),
     )
 
 
@@ -140,17 +171,25 @@ def confirm_enrolment(
 ) -> None:
     """Store the secret once the app has shown it can produce a right code."""
     try:
-        secret = tokens.read(Purpose.TOTP_ENROLMENT, sealed, max_age_seconds=1800)
+        owner, _, secret = tokens.read(
+            Purpose.TOTP_ENROLMENT, sealed, max_age_seconds=1800
+        ).partition(":")
     except TokenError as exc:
         raise SecondFactorExpired from exc
+    if owner != organiser.public_id:
+        raise SecondFactorExpired
     step = totp.matching_step(secret, code)
     if step is None:
         raise WrongCode
-    session.execute(
+    # Only where there is none yet: replacing a second factor takes turning it off, with a code.
+    stored = session.execute(
         update(Organiser)
         .where(col(Organiser.id) == organiser.id)
+        .where(col(Organiser.totp_secret_encrypted).is_(None))
         .values(totp_secret_encrypted=keyring.encrypt_secret(secret), totp_last_step=step)
     )
+    if stored.rowcount != 1:  # type: ignore[attr-defined]
+        raise SecondFactorExpired
     record(session, organiser_id=organiser.id, letter_id=None, action="organiser.second_factor_on")
 
 

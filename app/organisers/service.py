@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from app.db import utcnow
 from app.jobs import service as jobs
 from app.kit.tokens import Purpose, TokenError, Tokens
+from app.letters import service as letters
 from app.organisers.models import AuditEntry, LetterOrganiser, Organiser, SignInLink
 from app.privacy.crypto import Keyring
 from app.signatures.addresses import canonical_email
@@ -143,6 +144,12 @@ def use_sign_in_link(
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise SignInLinkSpent(link.nonce)
+    # A new emailed link gives the second factor's code its full count of attempts again.
+    session.execute(
+        update(Organiser)
+        .where(col(Organiser.id) == link.organiser_id)
+        .values(second_factor_failures=0)
+    )
     return session.get_one(Organiser, link.organiser_id)
 
 
@@ -200,8 +207,13 @@ def visible_letter_ids(session: Session, *, organiser: CurrentOrganiser) -> list
 
 
 def require_letter(session: Session, *, organiser: CurrentOrganiser, letter_id: int) -> None:
-    """Raise NotAllowed unless the organiser organises this letter (or is an admin)."""
+    """Raise NotAllowed unless the organiser organises this letter (or is an admin, and the
+    letter exists)."""
     if organiser.is_admin:
+        try:
+            letters.get_summary_by_id(session, letter_id=letter_id)
+        except letters.LetterNotFound as exc:
+            raise NotAllowed(str(letter_id)) from exc
         return
     found = session.exec(
         select(LetterOrganiser.letter_id)
@@ -212,15 +224,18 @@ def require_letter(session: Session, *, organiser: CurrentOrganiser, letter_id: 
         raise NotAllowed(str(letter_id))
 
 
-def add_to_letter(session: Session, *, organiser_id: int, letter_id: int) -> None:
+def add_to_letter(session: Session, *, organiser_id: int, letter_id: int) -> bool:
+    """True if the organiser was not on the letter already."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table: Table = LetterOrganiser.__table__  # type: ignore[attr-defined]
-    session.execute(
+    added = session.execute(
         insert(table)
         .values(letter_id=letter_id, organiser_id=organiser_id, added_at=utcnow())
         .on_conflict_do_nothing(index_elements=["letter_id", "organiser_id"])
-    )
+        .returning(table.c.letter_id)
+    ).first()
+    return added is not None
 
 
 def co_organiser_count(session: Session, *, letter_id: int) -> int:
@@ -267,3 +282,25 @@ def audit_log(
         )
         for entry, organiser in rows
     ]
+
+
+def reencrypt(session: Session, *, keyring: Keyring) -> int:
+    """Key rotation: every organiser's address and authenticator secret under the current key
+    (organisers are few: one pass). Returns how many values changed."""
+    prefix = f"{keyring.current_key_id}:"
+    changed = 0
+    for organiser in session.exec(select(Organiser)).all():
+        values: dict[str, str] = {}
+        if not organiser.email_encrypted.startswith(prefix):
+            values["email_encrypted"] = keyring.encrypt_email(
+                keyring.decrypt_email(organiser.email_encrypted)
+            )
+        secret = organiser.totp_secret_encrypted
+        if secret is not None and not secret.startswith(prefix):
+            values["totp_secret_encrypted"] = keyring.encrypt_secret(keyring.decrypt_secret(secret))
+        if values:
+            session.execute(
+                update(Organiser).where(col(Organiser.id) == organiser.id).values(**values)
+            )
+            changed += len(values)
+    return changed

@@ -12,6 +12,7 @@ from app.config import Settings
 from app.db import SessionDep, utcnow
 from app.kit.i18n import N_
 from app.kit.pages import render_page
+from app.kit.paths import RowId
 from app.kit.security import csrf_valid
 from app.letters import service as letters
 from app.letters.forms import (
@@ -35,6 +36,7 @@ router = APIRouter(prefix="/organise")
 
 EXPIRED_FORM = N_("Your form had expired, so nothing was saved. Please send it again.")
 SLUG_TAKEN = N_("Another letter already has this address.")
+SLUG_LOCKED = N_("A letter that has been public keeps its address: links to it are out there.")
 NEW_LETTER = {"language": "en", "body_markdown": "", "title": "", "slug": ""}
 
 
@@ -84,10 +86,15 @@ def new_letter_page(request: Request, organiser: OrganiserDep) -> Response:
     return _letter_form_page(request, form=letter_form(NEW_LETTER), letter_id=None)
 
 
-def _checked_form(request: Request, data: LetterFormData) -> tuple[LetterForm, Response | None]:
+def _checked_form(
+    request: Request, session: SessionDep, data: LetterFormData
+) -> tuple[LetterForm, Response | None]:
     """The parsed form, and the page to answer with instead of saving, if any."""
-    form = parse_letter_form(data.model_dump(), today=utcnow().date())
     letter_id = request.path_params.get("letter_id")
+    stored = (
+        letters.editable_values(session, letter_id=int(letter_id))["closes_on"] if letter_id else ""
+    )
+    form = parse_letter_form(data.model_dump(), today=utcnow().date(), stored_closes_on=stored)
     if not csrf_valid(request, data.csrf_token):
         page = _letter_form_page(
             request, form=form, letter_id=letter_id, notice=EXPIRED_FORM, status=400
@@ -110,7 +117,7 @@ def create_letter(
     organiser: OrganiserDep,
     data: Annotated[LetterFormData, Form()],
 ) -> Response:
-    form, answer = _checked_form(request, data)
+    form, answer = _checked_form(request, session, data)
     if answer is not None:
         return answer
     try:
@@ -123,14 +130,14 @@ def create_letter(
     return RedirectResponse(f"/organise/letters/{letter_id}", status_code=303)
 
 
-def _allowed(session: SessionDep, organiser: CurrentOrganiser, letter_id: int) -> None:
+def _allowed(session: SessionDep, organiser: CurrentOrganiser, letter_id: RowId) -> None:
     service.require_letter(session, organiser=organiser, letter_id=letter_id)
 
 
 def _overview(
     request: Request,
     session: SessionDep,
-    letter_id: int,
+    letter_id: RowId,
     *,
     delivery: dict[str, str] | None = None,
     delivery_errors: dict[str, str] | None = None,
@@ -155,7 +162,7 @@ def _overview(
 
 @router.api_route("/letters/{letter_id}", methods=["GET", "HEAD"])
 def letter_overview(
-    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
+    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: RowId
 ) -> Response:
     _allowed(session, organiser, letter_id)
     return _overview(request, session, letter_id)
@@ -166,12 +173,15 @@ def record_delivery(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
+    letter_id: RowId,
     data: Annotated[DeliveryFormData, Form()],
 ) -> Response:
     """A closed letter handed over: when, to whom, how. Public; the first makes it delivered."""
     _allowed(session, organiser, letter_id)
-    values, errors = parse_delivery_form(data.model_dump(), today=utcnow().date())
+    published = letters.published_on(session, letter_id=letter_id) or utcnow().date()
+    values, errors = parse_delivery_form(
+        data.model_dump(), today=utcnow().date(), earliest=published
+    )
     if not csrf_valid(request, data.csrf_token):
         errors["delivered_on"] = EXPIRED_FORM
     if errors:
@@ -194,7 +204,7 @@ def record_delivery(
 
 @router.api_route("/letters/{letter_id}/edit", methods=["GET", "HEAD"])
 def edit_letter_page(
-    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
+    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: RowId
 ) -> Response:
     _allowed(session, organiser, letter_id)
     values = letters.editable_values(session, letter_id=letter_id)
@@ -206,17 +216,20 @@ def save_letter(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
+    letter_id: RowId,
     data: Annotated[LetterFormData, Form()],
 ) -> Response:
     _allowed(session, organiser, letter_id)
-    form, answer = _checked_form(request, data)
+    form, answer = _checked_form(request, session, data)
     if answer is not None:
         return answer
     try:
         changed = letters.update_letter(session, letter_id=letter_id, data=form.to_input())
     except letters.SlugTaken:
         form.errors["slug"] = SLUG_TAKEN
+        return _letter_form_page(request, form=form, letter_id=letter_id, status=400)
+    except letters.SlugLocked:
+        form.errors["slug"] = SLUG_LOCKED
         return _letter_form_page(request, form=form, letter_id=letter_id, status=400)
     if changed:
         service.record(
@@ -234,7 +247,7 @@ def change_status(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
+    letter_id: RowId,
     to: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -260,7 +273,7 @@ def add_co_organiser(
     request: Request,
     session: SessionDep,
     organiser: OrganiserDep,
-    letter_id: int,
+    letter_id: RowId,
     data: Annotated[EmailFormData, Form()],
 ) -> Response:
     """Add an organiser who already has an account; the page says the same either way."""
@@ -269,20 +282,22 @@ def add_co_organiser(
     if csrf_valid(request, data.csrf_token) and form.valid:
         keyring = _settings(request).keyring()
         other = service.find_organiser_id(session, email=form.valid_email(), keyring=keyring)
-        if other is not None:
-            service.add_to_letter(session, organiser_id=other, letter_id=letter_id)
+        if other is not None and service.add_to_letter(
+            session, organiser_id=other, letter_id=letter_id
+        ):
             service.record(
                 session,
                 organiser_id=organiser.id,
                 letter_id=letter_id,
                 action="letter.organiser_added",
+                detail=form.valid_email(),
             )
     return RedirectResponse(f"/organise/letters/{letter_id}", status_code=303)
 
 
 @router.api_route("/letters/{letter_id}/audit", methods=["GET", "HEAD"])
 def audit(
-    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
+    request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: RowId
 ) -> Response:
     _allowed(session, organiser, letter_id)
     [letter] = letters.list_letters(session, letter_ids=[letter_id])

@@ -10,6 +10,18 @@ from app.privacy.crypto import Keyring
 from app.signatures.models import Signature
 
 
+def reencrypt_everything(engine: Engine, *, keyring: Keyring, batch_size: int = 500) -> int:
+    """Signers' addresses, then organisers' addresses and authenticator secrets: everything
+    encrypted, so the old key can be dropped afterwards."""
+    from app.organisers import service as organisers
+
+    changed = reencrypt_addresses(engine, keyring=keyring, batch_size=batch_size)
+    with open_session(engine, write=True) as session:
+        changed += organisers.reencrypt(session, keyring=keyring)
+        session.commit()
+    return changed
+
+
 def reencrypt_addresses(engine: Engine, *, keyring: Keyring, batch_size: int = 500) -> int:
     """Every address not yet under the current key is decrypted and encrypted again. Each batch
     is its own transaction, so a large table never holds a long lock and a stopped run resumes."""

@@ -173,3 +173,109 @@ def test_the_secret_is_stored_encrypted(
         [stored] = connection.execute(text("SELECT totp_secret_encrypted FROM organisers")).one()
     assert secret not in stored
     assert stored.startswith("t1:")
+
+
+def test_a_second_factor_cannot_be_replaced_or_planted(
+    client: TestClient,
+    app_and_engine: tuple[object, Engine],
+    engine: Engine,
+    worker: JobWorker,
+    smtp: SMTPServer,
+) -> None:
+    """Found in an attack: a session alone could swap the authenticator, and a sealed secret
+    made for one account was accepted by another."""
+    add_organiser(engine, ORGANISER)
+    add_organiser(engine, "thief@example.org")
+    with TestClient(app_and_engine[0], base_url="http://testserver") as thief:  # type: ignore[arg-type]
+        sign_in(thief, "thief@example.org", worker, smtp)
+        page = thief.get("/organise/second-factor")
+        stolen_secret = SECRET.search(page.text)
+        stolen_sealed = SEALED.search(page.text)
+        assert stolen_secret and stolen_sealed
+    sign_in(client, ORGANISER, worker, smtp)
+    page = client.get("/organise/second-factor")
+    planted = client.post(
+        "/organise/second-factor",
+        data={
+            "sealed": stolen_sealed.group(1),
+            "code": totp.code_at(stolen_secret.group(1), totp.current_step()),
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert planted.status_code == 400
+    secret = enrol(client)
+    replacement = client.post(
+        "/organise/second-factor",
+        data={
+            "sealed": SEALED.search(page.text).group(1),  # type: ignore[union-attr]
+            "code": totp.code_at(SECRET.search(page.text).group(1), totp.current_step()),  # type: ignore[union-attr]
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert replacement.status_code == 400
+    from sqlalchemy import text
+
+    from tests.helpers import TEST_KEYRING
+
+    with engine.connect() as connection:
+        stored = (
+            connection.execute(
+                text(
+                    "SELECT totp_secret_encrypted FROM organisers"
+                    " WHERE totp_secret_encrypted IS NOT NULL"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [TEST_KEYRING.decrypt_secret(value) for value in stored] == [secret]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_parallel_wrong_codes_each_count(
+    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, live_server: str
+) -> None:
+    """Found in an attack: failures were read and written back, so 40 parallel guesses were
+    mostly checked. Each takes an attempt in the database first: five are checked, no more."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx2 as httpx
+
+    add_organiser(engine, ORGANISER)
+    sign_in(client, ORGANISER, worker, smtp)
+    secret = enrol(client)
+    sign_out(client)
+    token = link_then_code_page(client, worker, smtp)
+    cookies = {
+        "us_csrf": client.cookies.get("us_csrf") or "",
+        "us_organiser_code": client.cookies.get("us_organiser_code") or "",
+    }
+    near = {totp.code_at(secret, totp.current_step() + d) for d in (-1, 0, 1, 2)}
+    wrongs = [f"{n:06d}" for n in range(40) if f"{n:06d}" not in near][:30]
+    barrier = threading.Barrier(len(wrongs))
+
+    def guess(code: str) -> int:
+        with httpx.Client(base_url=live_server, cookies=cookies, timeout=60) as browser:
+            barrier.wait(timeout=30)
+            response = browser.post(
+                "/organise/sign-in/code",
+                data={"code": code, "csrf_token": token},
+                follow_redirects=False,
+            )
+            return response.status_code
+
+    with ThreadPoolExecutor(max_workers=len(wrongs)) as pool:
+        statuses = list(pool.map(guess, wrongs))
+    # Exactly five codes were checked; the rest found the sign-in used up.
+    assert (statuses.count(400), statuses.count(303)) == (5, len(wrongs) - 5)
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        wrong_codes = connection.execute(
+            text("SELECT count(*) FROM audit_entries WHERE action = 'organiser.wrong_code'")
+        ).scalar_one()
+    assert wrong_codes == statuses.count(400)
+    # Whatever the interleaving, the sign-in is void now: even the right code is refused.
+    late = send_code(client, token, totp.code_at(secret, totp.current_step() + 1))
+    assert late.headers["location"] == "/organise/sign-in"

@@ -8,6 +8,7 @@ from starlette.testclient import TestClient
 
 from app.cli import main
 from app.config import Settings
+from app.db import utcnow
 from app.jobs.worker import JobWorker
 from tests.helpers import csrf_from, new_mail, sign
 from tests.html import field_errors, form_values, parse
@@ -192,7 +193,8 @@ def test_a_closed_letter_is_delivered_and_the_log_is_public(writer: TestClient) 
         writer.post(f"{overview}/status", data={"to": to, "csrf_token": token})
 
     move("open")
-    early = deliver(delivered_on="2026-11-20", recipient="The EU", method="by post")
+    today = utcnow().date().isoformat()
+    early = deliver(delivered_on=today, recipient="The EU", method="by post")
     assert early.status_code == 200 and "Deliveries" not in early.text  # an open letter: not yet
     move("closed")
     bad = deliver(delivered_on="soon", recipient="", method="by post")
@@ -240,3 +242,55 @@ def test_an_open_letters_text_is_versioned_and_signatures_record_theirs(
     assert [(n, t) for n, t, _ in versions] == [(1, "Still a draft"), (2, "Still a draft")]
     assert "now" not in versions[0][2] and "now" in versions[1][2]
     assert [row[0] for row in signed] == [1, 2]
+
+
+def test_findings_of_the_attack_on_the_workspace(
+    writer: TestClient,
+    engine: Engine,
+    app_and_engine: tuple[object, Engine],
+    worker: JobWorker,
+    smtp: SMTPServer,
+) -> None:
+    """Each line was a 500 or a hole before: odd ids, a superscript goal, a closing date that
+    had passed, a published letter's address handed to another, silent co-organiser changes,
+    deliveries dated before the letter existed."""
+    # Odd ids: a clear 400 or 404 for an admin as for anyone, never a 500.
+    add_organiser(engine, "admin@example.org", admin=True)
+    with TestClient(app_and_engine[0], base_url="http://testserver") as admin:  # type: ignore[arg-type]
+        sign_in(admin, "admin@example.org", worker, smtp)
+        for browser in (writer, admin):
+            for letter_id in ("0", "-1", "999999", str(2**31), str(2**63), str(10**20)):
+                for path in ("", "/edit", "/audit", "/signatures", "/recipients"):
+                    status = browser.get(f"/organise/letters/{letter_id}{path}").status_code
+                    assert status in (400, 404), (letter_id, path, status)
+    assert _post_letter(writer, "/organise/letters/new", goal="²").status_code == 400
+
+    overview = _new_letter(writer)
+    token = csrf_from(writer.get(overview).text)
+    writer.post(f"{overview}/status", data={"to": "open", "csrf_token": token})
+    moved = _post_letter(writer, f"{overview}/edit", slug="somewhere-else")
+    assert moved.status_code == 400
+    assert "keeps its address" in moved.text
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE letters SET closes_at = '2001-01-01 23:59:59'"))
+    kept = _post_letter(writer, f"{overview}/edit", closes_on="2001-01-01", summary="Corrected")
+    assert kept.status_code == 200, kept.text
+
+    add_organiser(engine, "partner@example.org")
+    for _ in range(2):
+        token = csrf_from(writer.get(overview).text)
+        writer.post(
+            f"{overview}/organisers", data={"email": "partner@example.org", "csrf_token": token}
+        )
+    audit = writer.get(f"{overview}/audit").text
+    assert audit.count("letter.organiser_added") == 1 and "partner@example.org" in audit
+
+    token = csrf_from(writer.get(overview).text)
+    writer.post(f"{overview}/status", data={"to": "closed", "csrf_token": token})
+    for when in ("0001-01-01", "20261101", "2026-W01-1"):
+        token = csrf_from(writer.get(overview).text)
+        early = writer.post(
+            f"{overview}/deliveries",
+            data={"delivered_on": when, "recipient": "X", "method": "post", "csrf_token": token},
+        )
+        assert early.status_code == 400, when

@@ -6,17 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, inspect, select, text, update
 from starlette.testclient import TestClient
 
 from app.cli import main
 from app.config import Settings
+from app.db import open_session
 from app.jobs.worker import JobWorker
 from app.mail.sender import SMTPSender
+from app.organisers.models import Organiser
 from app.privacy.keys import new_encryption_key_entry
-from app.privacy.rotation import reencrypt_addresses
+from app.privacy.rotation import reencrypt_everything
 from app.signatures.models import Signature
-from tests.helpers import links, new_mail, press_button, sign, signatures
+from tests.helpers import TEST_KEYRING, links, new_mail, press_button, sign, signatures
+from tests.organisers.helpers import add_organiser
 from tests.smtp import SMTPServer
 
 ADDRESS = "Zhanna.Withdrawn+letters@Example.org"
@@ -124,6 +127,13 @@ def test_keys_rotate_without_losing_a_signature(
     addresses = [f"rotating{n}@example.org" for n in range(5)]
     for address in addresses:
         assert sign(client, letter_slug, email=address).status_code == 200
+    # An organiser with an authenticator: their address and secret are encrypted too.
+    add_organiser(engine, "rotating-organiser@example.org")
+    with open_session(engine, write=True) as session:
+        session.execute(
+            update(Organiser).values(totp_secret_encrypted=TEST_KEYRING.encrypt_secret("SECRETKEY"))
+        )
+        session.commit()
     new_key = new_encryption_key_entry()
     new_id = new_key.split(":")[0]
 
@@ -143,7 +153,14 @@ def test_keys_rotate_without_losing_a_signature(
     assert {s.email_encrypted.split(":")[0] for s in stored if s.email_encrypted} == {new_id}
     # A second run has nothing left to do.
     rotated = settings.model_copy(update={"encryption_keys": [new_key]})
-    assert reencrypt_addresses(engine, keyring=rotated.keyring(), batch_size=2) == 0
+    assert reencrypt_everything(engine, keyring=rotated.keyring(), batch_size=2) == 0
+    with open_session(engine) as session:
+        [organiser] = session.scalars(select(Organiser)).all()
+    assert rotated.keyring().decrypt_email(organiser.email_encrypted) == (
+        "rotating-organiser@example.org"
+    )
+    assert organiser.totp_secret_encrypted is not None
+    assert rotated.keyring().decrypt_secret(organiser.totp_secret_encrypted) == "SECRETKEY"
 
     # The old key can now be retired: mail still reaches every signer, found by the same hash.
     worker = JobWorker(engine=engine, settings=rotated, sender=SMTPSender(rotated), recurring=())
