@@ -201,10 +201,8 @@ def test_a_closed_letter_is_delivered_and_the_log_is_public(writer: TestClient) 
     assert bad.status_code == 400
     assert "Use a date such as" in bad.text and "This is required." in bad.text
     assert 'value="by post"' in bad.text
-    assert (
-        deliver(delivered_on="2026-11-20", recipient="The EU", method="by post").status_code == 200
-    )
-    deliver(delivered_on="2026-11-21", recipient="President of Ukraine", method="in person")
+    assert deliver(delivered_on=today, recipient="The EU", method="by post").status_code == 200
+    deliver(delivered_on=today, recipient="President of Ukraine", method="in person")
     page = writer.get(overview).text
     assert "Delivered" in page and "President of Ukraine" in page
 
