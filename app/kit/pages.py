@@ -38,4 +38,7 @@ def render_page(
     )
     if token_page:
         response.headers["referrer-policy"] = "no-referrer"
+    if request.url.path.startswith("/organise"):
+        # The workspace holds unpublished text and personal data: never indexed.
+        response.headers["x-robots-tag"] = "noindex, nofollow"
     return response

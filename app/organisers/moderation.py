@@ -13,7 +13,6 @@ from starlette.responses import RedirectResponse, Response
 
 from app.config import Settings
 from app.db import SessionDep
-from app.kit.pages import render_page
 from app.kit.paths import RowId
 from app.kit.security import csrf_valid
 from app.letters import service as letters
@@ -28,6 +27,7 @@ from app.organisers.moderation_forms import (
     parse_rule,
     parse_search,
 )
+from app.organisers.pages import workspace_page
 from app.organisers.workspace import EXPIRED_FORM
 from app.signatures import moderation
 from app.signatures.models import SignatureState, Visibility
@@ -38,14 +38,6 @@ router = APIRouter(prefix="/organise/letters/{letter_id}/signatures")
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-def _page(
-    request: Request, name: str, context: dict[str, object], *, status: int = 200
-) -> Response:
-    response = render_page(request, name, context, form=True, status_code=status)
-    response.headers["x-robots-tag"] = "noindex"
-    return response
 
 
 def _letter(session: SessionDep, organiser: OrganiserDep, letter_id: RowId) -> object:
@@ -93,7 +85,7 @@ def _list_page(
         "paged": bool(after),
         "row_errors": row_errors or {},
     }
-    return _page(
+    return workspace_page(
         request, "organise/signatures.html", context, status=400 if form.errors else status
     )
 
@@ -205,7 +197,7 @@ def _rules_page(
         "rules": moderation.list_rules(session, letter_id=letter_id),
         "notice": notice,
     }
-    return _page(request, "organise/rules.html", context, status=status)
+    return workspace_page(request, "organise/rules.html", context, status=status)
 
 
 @router.api_route("/rules", methods=["GET", "HEAD"])

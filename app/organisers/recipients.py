@@ -13,7 +13,6 @@ from starlette.responses import RedirectResponse, Response
 
 from app.db import SessionDep
 from app.kit.i18n import N_
-from app.kit.pages import render_page
 from app.kit.paths import RowId
 from app.kit.security import csrf_valid
 from app.letters import recipients as people
@@ -21,6 +20,7 @@ from app.letters import service as letters
 from app.letters.recipients import Kind
 from app.organisers import service
 from app.organisers.auth import OrganiserDep
+from app.organisers.pages import workspace_page
 from app.signatures.schemas import country_names
 
 router = APIRouter(prefix="/organise")
@@ -62,15 +62,6 @@ LISTS = (
 )
 
 
-def _page(
-    request: Request, name: str, context: dict[str, object], *, status: int = 200
-) -> Response:
-    # As every workspace page: unpublished data, never cached, never indexed.
-    response = render_page(request, name, context, form=True, status_code=status)
-    response.headers["x-robots-tag"] = "noindex"
-    return response
-
-
 def _parse(kind: Kind, data: PersonFormData) -> PersonForm:
     values = people.cleaned(kind, data.model_dump())
     return PersonForm(values=values, errors=people.problems(kind, values))
@@ -102,7 +93,7 @@ def _list_page(
         "countries": country_names(),
         "notice": notice,
     }
-    return _page(request, "organise/people.html", context, status=status)
+    return workspace_page(request, "organise/people.html", context, status=status)
 
 
 def _edit_page(
@@ -124,7 +115,7 @@ def _edit_page(
         "countries": country_names(),
         "notice": notice,
     }
-    return _page(request, "organise/person.html", context, status=status)
+    return workspace_page(request, "organise/person.html", context, status=status)
 
 
 def _allowed(

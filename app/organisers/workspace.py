@@ -11,7 +11,6 @@ from starlette.responses import RedirectResponse, Response
 from app.config import Settings
 from app.db import SessionDep, utcnow
 from app.kit.i18n import N_
-from app.kit.pages import render_page
 from app.kit.paths import RowId
 from app.kit.security import csrf_valid
 from app.letters import service as letters
@@ -28,6 +27,7 @@ from app.letters.models import LetterStatus
 from app.organisers import second_factor_service as second_factor
 from app.organisers import service
 from app.organisers.auth import OrganiserDep
+from app.organisers.pages import workspace_page
 from app.organisers.service import CurrentOrganiser
 from app.signatures import service as signatures
 from app.signatures.schemas import EmailFormData, parse_email_only
@@ -45,15 +45,6 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _page(
-    request: Request, name: str, context: dict[str, object], *, status: int = 200
-) -> Response:
-    # Organiser pages hold unpublished text and personal data: never cached, never indexed.
-    response = render_page(request, name, context, form=True, status_code=status)
-    response.headers["x-robots-tag"] = "noindex"
-    return response
-
-
 @router.api_route("", methods=["GET", "HEAD"])
 def workspace(request: Request, session: SessionDep, organiser: OrganiserDep) -> Response:
     ids = service.visible_letter_ids(session, organiser=organiser)
@@ -65,7 +56,7 @@ def workspace(request: Request, session: SessionDep, organiser: OrganiserDep) ->
         "organiser": organiser,
         "second_factor_required": second_factor.policy_requires(session),
     }
-    return _page(request, "organise/index.html", context)
+    return workspace_page(request, "organise/index.html", context)
 
 
 def _letter_form_page(
@@ -78,7 +69,7 @@ def _letter_form_page(
     status: int = 200,
 ) -> Response:
     context = {"form": form, "letter_id": letter_id, "preview": preview, "notice": notice}
-    return _page(request, "organise/letter_form.html", context, status=status)
+    return workspace_page(request, "organise/letter_form.html", context, status=status)
 
 
 @router.api_route("/letters/new", methods=["GET", "HEAD"])
@@ -157,7 +148,7 @@ def _overview(
         "delivery_errors": delivery_errors or {},
         "notice": "",
     }
-    return _page(request, "organise/letter.html", context, status=status)
+    return workspace_page(request, "organise/letter.html", context, status=status)
 
 
 @router.api_route("/letters/{letter_id}", methods=["GET", "HEAD"])
@@ -302,7 +293,7 @@ def audit(
     _allowed(session, organiser, letter_id)
     [letter] = letters.list_letters(session, letter_ids=[letter_id])
     lines = service.audit_log(session, letter_id=letter_id, keyring=_settings(request).keyring())
-    return _page(request, "organise/audit.html", {"letter": letter, "lines": lines})
+    return workspace_page(request, "organise/audit.html", {"letter": letter, "lines": lines})
 
 
 @router.post("/organisers")
