@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -15,6 +16,9 @@ from starlette.types import ASGIApp
 from app.config import Settings
 from app.privacy.keys import new_encryption_key_entry, new_hash_key, new_secret_key
 from tests.pg import free_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling home, which a closed network
@@ -66,3 +70,21 @@ def throwaway_settings(
         "smtp_host": "127.0.0.1",
     }
     return Settings(**(values | changes))  # type: ignore[arg-type]
+
+
+@contextmanager
+def chromium_page(base_url: str, **context_options: Any) -> Iterator[Page]:
+    """A page in a fresh headless Debian Chromium; relative URLs go to ``base_url``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(base_url=base_url, **context_options)
+        context.set_default_timeout(10_000)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()

@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import Engine
 
 from app.jobs.worker import JobWorker
 from tests.conftest import skip_for_missing
 from tests.helpers import links, new_mail
-from tests.live import CHROMIUM_ARGS
+from tests.live import chromium_page
 from tests.organisers.helpers import add_organiser, link_in
 from tests.smtp import SMTPServer
 
@@ -32,18 +32,9 @@ def axe_source() -> str:
 
 @pytest.fixture
 def checked_page(chromium: Path, live_server: str, axe_source: str) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        # Our CSP forbids inline scripts, rightly; the check itself needs one.
-        context = browser.new_context(base_url=live_server, bypass_csp=True)
-        context.set_default_timeout(10_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    # Our CSP forbids inline scripts, rightly; the check itself needs one.
+    with chromium_page(live_server, bypass_csp=True) as page:
+        yield page
 
 
 def violations(page: Page, axe_source: str) -> list[str]:

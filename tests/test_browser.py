@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
 
 from app.jobs.worker import JobWorker
 from app.signatures.models import SignatureState, Visibility
 from tests.conftest import BASE_URL
 from tests.helpers import links, signatures, text_part
-from tests.live import CHROMIUM_ARGS
+from tests.live import chromium_page
 from tests.smtp import SMTPServer
 
 pytestmark = pytest.mark.browser
@@ -28,17 +28,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def page(chromium: Path, live_server: str) -> Iterator[Page]:
     """A fresh browser without JavaScript; relative URLs go to the live server."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(java_script_enabled=False, base_url=live_server)
-        context.set_default_timeout(10_000)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    with chromium_page(live_server, java_script_enabled=False) as page:
+        yield page
 
 
 def submit_sign_form(page: Page) -> int:
