@@ -130,6 +130,7 @@ def sign(
         "city": data.city,
         "country": data.country,
         "visibility": data.visibility.value,
+        "may_contact": data.may_contact,
         "state": SignatureState.PENDING.value,
         "mails_in_window": 1,
         "mail_window_started_at": now,
@@ -148,6 +149,7 @@ def sign(
         "city",
         "country",
         "visibility",
+        "may_contact",
         "created_at",
     )
     allowed, counters = _window_rules(now, limit)
@@ -209,6 +211,7 @@ def _token_view(letter: LetterSummary, signature: Signature) -> TokenSignature:
             city=signature.city,
             country=signature.country,
             visibility=signature.visibility,
+            may_contact=signature.may_contact,
         ),
     )
 
@@ -250,6 +253,7 @@ def confirm(
         "city": details.city,
         "country": details.country,
         "visibility": details.visibility,
+        "may_contact": details.may_contact,
     }
     if signature.state is SignatureState.PENDING:
         if not letter.accepting:
@@ -302,6 +306,7 @@ def withdraw(
                 city="",
                 country="",
                 visibility=Visibility.COUNTED_ONLY,
+                may_contact=False,
                 email_encrypted=None,
                 email_hash=None,
                 email_domain_hash=None,
