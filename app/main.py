@@ -35,6 +35,8 @@ from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
 from app.mail.sender import make_sender
 from app.organisers.auth import SignInRequired
+from app.organisers.dashboard import router as dashboard_router
+from app.organisers.exports import router as exports_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
@@ -140,6 +142,8 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(counters_router)
     app.include_router(sign_in_router)
     app.include_router(workspace_router)
+    app.include_router(exports_router)
+    app.include_router(dashboard_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(

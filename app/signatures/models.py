@@ -2,7 +2,8 @@
 
 The address itself is stored only encrypted (``email_encrypted``); duplicates are found through
 ``email_hash``, an HMAC of the canonical address that is unique per letter. Withdrawing erases
-the address, both hashes, the name, the place and the consent to be contacted: what remains is that a signature once counted.
+the address, both hashes, the name, the place and the consent to be contacted: what remains
+is that a signature once counted.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from app.jobs.worker import JobWorker
+from app.organisers.dashboard import router as dashboard_router
+from app.organisers.exports import router as exports_router
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
 from tests.helpers import csrf_from
@@ -28,7 +30,12 @@ FORM = {
 
 def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
     found = []
-    for route in [*sign_in_router.routes, *workspace_router.routes]:
+    for route in [
+        *sign_in_router.routes,
+        *workspace_router.routes,
+        *exports_router.routes,
+        *dashboard_router.routes,
+    ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
                 continue
