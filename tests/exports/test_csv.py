@@ -186,7 +186,7 @@ def test_the_address_is_exported_only_with_consent(
 @pytest.mark.parametrize(
     ("cell", "safe"),
     [
-        ("=HYPERLINK(\"http://evil.example\",\"x\")", "'=HYPERLINK(\"http://evil.example\",\"x\")"),
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
         ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
