@@ -25,6 +25,7 @@ CHART_HEIGHT = 200
 PLOT_LEFT = 48  # room for the y axis' labels
 PLOT_BOTTOM = 24  # room for the dates
 PLOT_TOP = 8
+PLOT_RIGHT = 24  # room for the last date's label
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ def bar_chart(per_day: list[tuple[date, int]]) -> Chart:
     peak = max((count for _, count in per_day), default=0)
     baseline = CHART_HEIGHT - PLOT_BOTTOM
     usable = baseline - PLOT_TOP
-    slot = (CHART_WIDTH - PLOT_LEFT) / max(len(per_day), 1)
+    slot = (CHART_WIDTH - PLOT_LEFT - PLOT_RIGHT) / max(len(per_day), 1)
     bars = []
     for index, (day, count) in enumerate(per_day):
         height = usable * count / peak if peak else 0.0
@@ -81,6 +82,12 @@ def bar_chart(per_day: list[tuple[date, int]]) -> Chart:
     )
 
 
+def _percent(part: int, whole: int) -> str:
+    """ "0.3", "42", "100": a tenth of a percent while small, so early progress shows."""
+    share = min(100.0, 100 * part / whole)
+    return f"{share:.1f}" if 0 < share < 10 else str(round(share))
+
+
 @router.api_route("/letters/{letter_id}/dashboard", methods=["GET", "HEAD"])
 def letter_dashboard(
     request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
@@ -96,7 +103,7 @@ def letter_dashboard(
         "letter": found[0],
         "figures": figures,
         "rate": round(100 * figures.confirmed / submitted) if submitted else None,
-        "progress": min(100, round(100 * figures.confirmed / goal)) if goal else None,
+        "progress": _percent(figures.confirmed, goal) if goal else None,
         "chart": bar_chart(figures.per_day),
         "days": DAYS,
         "in_window": sum(count for _, count in figures.per_day),

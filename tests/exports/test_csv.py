@@ -92,7 +92,7 @@ def test_consent_is_off_by_default_and_kept_when_ticked(
 
     for mail in new_mail(worker, smtp):
         confirm_page = client.get(links(mail)["confirm"])
-        assert "Emails from the organisers" in confirm_page.text
+        assert "they never see your address" in confirm_page.text
         assert press_button(client, links(mail)["confirm"]).status_code == 200
     stored = signatures(engine)
     assert [(s.state, s.may_contact) for s in stored] == [
