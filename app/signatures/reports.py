@@ -115,14 +115,18 @@ def export_batches(
     after = 0
     while True:
         with open_session(engine) as session:
-            rows = session.connection().execute(
-                core_select(*_EXPORT_COLUMNS)
-                .where(col(Signature.letter_id) == letter_id)
-                .where(col(Signature.state).in_(list(states)))
-                .where(col(Signature.id) > after)
-                .order_by(col(Signature.id))
-                .limit(batch_size)
-            ).all()
+            rows = (
+                session.connection()
+                .execute(
+                    core_select(*_EXPORT_COLUMNS)
+                    .where(col(Signature.letter_id) == letter_id)
+                    .where(col(Signature.state).in_(list(states)))
+                    .where(col(Signature.id) > after)
+                    .order_by(col(Signature.id))
+                    .limit(batch_size)
+                )
+                .all()
+            )
             batch = [_export_row(row, keyring) for row in rows]
         if not batch:
             return

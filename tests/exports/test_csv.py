@@ -90,10 +90,16 @@ def test_consent_is_off_by_default_and_kept_when_ticked(
     sign(client, SLUG, email="open@example.org", name="Open Signer", may_contact="yes")
     assert [s.may_contact for s in signatures(engine)] == [False, True]
 
+    shown = set()
     for mail in new_mail(worker, smtp):
-        confirm_page = client.get(links(mail)["confirm"])
-        assert "they never see your address" in confirm_page.text
+        text = client.get(links(mail)["confirm"]).text
+        who = "open" if 'value="Open Signer"' in text else "quiet"
+        if "The organisers may email you about this letter." in text:
+            shown.add((who, "may email"))
+        if "they never see your address" in text:
+            shown.add((who, "never"))
         assert press_button(client, links(mail)["confirm"]).status_code == 200
+    assert shown == {("open", "may email"), ("quiet", "never")}  # as each signer chose
     stored = signatures(engine)
     assert [(s.state, s.may_contact) for s in stored] == [
         (SignatureState.CONFIRMED, False),
