@@ -35,6 +35,8 @@ from app.letters.routes import router as letters_router
 from app.letters.service import LetterNotFound
 from app.mail.sender import make_sender
 from app.organisers.auth import SecondFactorRequired, SignInRequired
+from app.organisers.dashboard import router as dashboard_router
+from app.organisers.exports import router as exports_router
 from app.organisers.moderation import router as moderation_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
@@ -148,6 +150,8 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(workspace_router)
     app.include_router(recipients_router)
     app.include_router(moderation_router)
+    app.include_router(exports_router)
+    app.include_router(dashboard_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(

@@ -105,6 +105,19 @@ def seed_signers(settings: Settings, count: int) -> None:
     engine.dispose()
 
 
+def spread_confirmations(settings: Settings) -> None:
+    """Signers confirmed over past weeks rather than all today, so the dashboard's chart shows
+    several days."""
+    app = create_app(settings)
+    with open_session(app.state.engine, write=True) as session:
+        for signature in session.exec(select(Signature)).all():
+            assert signature.id is not None and signature.confirmed_at is not None
+            signature.confirmed_at -= timedelta(days=(signature.id * 5) % 45)
+            session.add(signature)
+        session.commit()
+    app.state.engine.dispose()
+
+
 def latest_public_id(settings: Settings) -> str:
     """The opaque id of the newest signature, as a mailed link would carry it."""
     app = create_app(settings)
@@ -182,6 +195,8 @@ def shoot_workspace(page: Page, settings: Settings, out: Path, width: str) -> No
     page.goto(letter_page + "/audit")
     shoot(page, out, "organise-audit", width)
     shoot_moderation(page, out, width)
+    page.goto("/organise/letters/1/dashboard")  # the demo letter, with its signers
+    shoot(page, out, "organise-dashboard", width)
 
 
 def shoot_moderation(page: Page, out: Path, width: str) -> None:
@@ -267,6 +282,7 @@ def main() -> None:
         settings = throwaway_settings(database_url, Path(tmp), f"http://127.0.0.1:{port}")
         command.upgrade(alembic_config(database_url), "head")
         seed_signers(settings, args.signers)
+        spread_confirmations(settings)
         with serving(create_app(settings), port=port), sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

@@ -2,7 +2,8 @@
 
 The address itself is stored only encrypted (``email_encrypted``); duplicates are found through
 ``email_hash``, an HMAC of the canonical address that is unique per letter. Withdrawing erases
-the address, both hashes, the name and the place: what remains is that a signature once counted.
+the address, both hashes, the name, the place and the consent to be contacted: what remains
+is that a signature once counted.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class Signature(SQLModel, table=True):
         Index("ix_signatures_letter_id_id", "letter_id", "id"),
         Index("ix_signatures_letter_domain", "letter_id", "email_domain_hash"),
         Index("ix_signatures_invalidation_rule", "invalidation_rule_id"),
+        # The organisers' dashboard (counts by country) and CSV export (keyset by id).
+        Index("ix_signatures_letter_state_country", "letter_id", "state", "country"),
+        Index("ix_signatures_letter_state_id", "letter_id", "state", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -62,6 +66,9 @@ class Signature(SQLModel, table=True):
     visibility: Visibility = Field(
         default=Visibility.COUNTED_ONLY, sa_column=Column(string_enum(Visibility), nullable=False)
     )
+    # The signer agreed that the letter's organisers may email them about it (off by default);
+    # only then does the CSV export carry the address.
+    may_contact: bool = False
     state: SignatureState = Field(
         default=SignatureState.PENDING,
         sa_column=Column(string_enum(SignatureState), nullable=False),

@@ -57,6 +57,7 @@ class SignatureInput:
     city: str
     country: str
     visibility: Visibility
+    may_contact: bool = False
 
 
 @dataclass(slots=True)
@@ -89,11 +90,13 @@ class SignForm:
             city=clean_line(self.values["city"]),
             country=self.values["country"],
             visibility=Visibility(self.values["visibility"]),
+            may_contact=self.values["may_contact"] == CHECKED,
         )
 
 
-FORM_FIELDS = ("name", "email", "affiliation", "city", "country", "visibility")
-DETAIL_FIELDS = ("name", "affiliation", "city", "country", "visibility")
+FORM_FIELDS = ("name", "email", "affiliation", "city", "country", "visibility", "may_contact")
+DETAIL_FIELDS = ("name", "affiliation", "city", "country", "visibility", "may_contact")
+CHECKED = "yes"  # a ticked checkbox's value in SignForm.values; unticked is ""
 
 
 def empty_form() -> SignForm:
@@ -104,6 +107,8 @@ def parse_sign_form(data: Mapping[str, str]) -> SignForm:
     # Keep what was typed, capped so a huge post cannot be echoed back at length.
     values = {name: str(data.get(name, ""))[:1000] for name in FORM_FIELDS}
     values["visibility"] = values["visibility"] or "counted_only"
+    # A checkbox sends its value when ticked, nothing otherwise; any value counts as ticked.
+    values["may_contact"] = CHECKED if values["may_contact"] else ""
     form = SignForm(values=values, honeypot_filled=bool(str(data.get(HONEYPOT_FIELD, "")).strip()))
 
     if error := check_name(values["name"]):
@@ -136,6 +141,7 @@ def details_form(details: SignatureDetails) -> SignForm:
             "city": details.city,
             "country": details.country,
             "visibility": details.visibility.value,
+            "may_contact": CHECKED if details.may_contact else "",
         }
     )
 
@@ -157,6 +163,7 @@ def details_from(form: SignForm) -> SignatureDetails:
         city=clean_line(form.values["city"]),
         country=form.values["country"],
         visibility=Visibility(form.values["visibility"]),
+        may_contact=form.values["may_contact"] == CHECKED,
     )
 
 
@@ -191,6 +198,7 @@ class SignatureDetails:
     city: str
     country: str
     visibility: Visibility
+    may_contact: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +235,7 @@ class SignFormData(BaseModel):
     city: str = ""
     country: str = ""
     visibility: str = ""
+    may_contact: str = ""
     website: str = ""  # the honeypot
     csrf_token: str = ""
 
@@ -247,6 +256,7 @@ class DetailsFormData(BaseModel):
     city: str = ""
     country: str = ""
     visibility: str = ""
+    may_contact: str = ""
     details_form: str = ""  # set by the page's form: the fields above are what was typed
     csrf_token: str = ""
 

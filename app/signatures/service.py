@@ -137,6 +137,7 @@ def sign(
         "country": data.country,
         "visibility": data.visibility.value,
         "letter_version": letter_version,
+        "may_contact": data.may_contact,
         "state": SignatureState.PENDING.value,
         "mails_in_window": 1,
         "mail_window_started_at": now,
@@ -156,6 +157,7 @@ def sign(
         "country",
         "visibility",
         "letter_version",
+        "may_contact",
         "created_at",
     )
     allowed, counters = _window_rules(now, limit)
@@ -217,6 +219,7 @@ def _token_view(letter: LetterSummary, signature: Signature) -> TokenSignature:
             city=signature.city,
             country=signature.country,
             visibility=signature.visibility,
+            may_contact=signature.may_contact,
         ),
     )
 
@@ -258,6 +261,7 @@ def confirm(
         "city": details.city,
         "country": details.country,
         "visibility": details.visibility,
+        "may_contact": details.may_contact,
     }
     if signature.state is SignatureState.PENDING:
         if not letter.accepting:
@@ -310,6 +314,7 @@ def withdraw(
                 city="",
                 country="",
                 visibility=Visibility.COUNTED_ONLY,
+                may_contact=False,
                 email_encrypted=None,
                 email_hash=None,
                 email_domain_hash=None,

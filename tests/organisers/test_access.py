@@ -10,6 +10,8 @@ from starlette.testclient import TestClient
 
 from app.db import open_session
 from app.jobs.worker import JobWorker
+from app.organisers.dashboard import router as dashboard_router
+from app.organisers.exports import router as exports_router
 from app.organisers.moderation import router as moderation_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
@@ -60,6 +62,8 @@ def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
         *workspace_router.routes,
         *recipients_router.routes,
         *moderation_router.routes,
+        *exports_router.routes,
+        *dashboard_router.routes,
     ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:

@@ -1,0 +1,1 @@
+"""Exports of a letter's signatures for its organisers: CSV (and, later, PDF)."""
