@@ -58,9 +58,11 @@ def has_second_factor(session: Session, *, organiser_id: int) -> bool:
 
 
 def pending_token(tokens: Tokens, organiser: Organiser) -> str:
-    """What the browser holds between the emailed link and the code: not yet a session."""
+    """What the browser holds between the emailed link and the code: not yet a session. It
+    names the last code step used, so once a code is accepted it cannot serve again."""
     return tokens.make(
-        Purpose.ORGANISER_SECOND_FACTOR, f"{organiser.public_id}.{organiser.session_version}"
+        Purpose.ORGANISER_SECOND_FACTOR,
+        f"{organiser.public_id}.{organiser.session_version}.{organiser.totp_last_step}",
     )
 
 
@@ -76,7 +78,8 @@ def _check_code(session: Session, organiser: Organiser, *, code: str, keyring: K
     used = session.execute(
         update(Organiser)
         .where(col(Organiser.id) == organiser.id)
-        .where(col(Organiser.totp_last_step) < step)
+        # Unchanged since it was read: of two right codes sent at once, one wins.
+        .where(col(Organiser.totp_last_step) == organiser.totp_last_step)
         .where(col(Organiser.session_version) == organiser.session_version)
         .values(totp_last_step=step, second_factor_failures=0)
     )
@@ -124,13 +127,14 @@ def finish_sign_in(
         )
     except TokenError as exc:
         raise SecondFactorExpired from exc
-    public_id, _, version = value.rpartition(".")
+    public_id, version, last_step = [*value.rsplit(".", 2), "", ""][:3]
     organiser = session.exec(select(Organiser).where(Organiser.public_id == public_id)).first()
     if (
         organiser is None
         or organiser.disabled_at is not None
         or organiser.totp_secret_encrypted is None
         or str(organiser.session_version) != version
+        or str(organiser.totp_last_step) != last_step  # a code was accepted since: spent
     ):
         raise SecondFactorExpired
     attempt = _reserve_attempt(session, organiser)

@@ -72,7 +72,11 @@ def sign_out(client: TestClient) -> None:
 
 
 def test_with_a_second_factor_the_link_alone_is_not_enough(
-    client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer
+    client: TestClient,
+    app_and_engine: tuple[object, Engine],
+    engine: Engine,
+    worker: JobWorker,
+    smtp: SMTPServer,
 ) -> None:
     add_organiser(engine, ORGANISER)
     sign_in(client, ORGANISER, worker, smtp)
@@ -92,6 +96,13 @@ def test_with_a_second_factor_the_link_alone_is_not_enough(
     used = totp.code_at(secret, totp.current_step() + 1)
     right = send_code(client, token, used)
     assert (right.status_code, right.headers["location"]) == (303, "/organise")
+    # Found in an attack: the half-finished sign-in's cookie served again with a later code.
+    pending = client.cookies.get("us_organiser_code")
+    with TestClient(app_and_engine[0], base_url="http://testserver") as thief:  # type: ignore[arg-type]
+        thief.cookies.set("us_organiser_code", pending or "", path="/organise/sign-in")
+        thief_token = csrf_from(thief.get("/organise/sign-in/code").text)
+        again = send_code(thief, thief_token, totp.code_at(secret, totp.current_step() + 2))
+        assert again.headers["location"] == "/organise/sign-in"
     assert client.get("/organise").status_code == 200
     assert "organiser.wrong_code" in audit_actions(engine)
 
