@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from app.config import Settings
 from app.db import SessionDep
-from app.kit.tokens import Tokens
+from app.kit.state import app_settings, app_tokens
 from app.organisers import second_factor_service as second_factor
 from app.organisers import service
 from app.organisers.service import CurrentOrganiser
@@ -30,24 +29,14 @@ class SignInRequired(Exception):
     """No valid session: the workspace sends the visitor to the sign-in page."""
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _tokens(request: Request) -> Tokens:
-    tokens: Tokens = request.app.state.tokens
-    return tokens
-
-
 def get_organiser(request: Request, session: SessionDep) -> CurrentOrganiser:
     cookie = request.cookies.get(SESSION_COOKIE, "")
     organiser = (
         service.current_organiser(
             session,
-            tokens=_tokens(request),
+            tokens=app_tokens(request),
             cookie=cookie,
-            max_age_seconds=_settings(request).organiser_session_hours * 3600,
+            max_age_seconds=app_settings(request).organiser_session_hours * 3600,
         )
         if cookie
         else None
@@ -67,7 +56,7 @@ OrganiserDep = Annotated[CurrentOrganiser, Depends(get_organiser)]
 
 
 def set_session_cookie(response: Response, request: Request, value: str) -> None:
-    settings = _settings(request)
+    settings = app_settings(request)
     response.set_cookie(
         SESSION_COOKIE,
         value,
@@ -83,7 +72,7 @@ def clear_session_cookie(response: Response, request: Request) -> None:
     response.delete_cookie(
         SESSION_COOKIE,
         path="/organise",
-        secure=_settings(request).secure_cookies,
+        secure=app_settings(request).secure_cookies,
         httponly=True,
         samesite="strict",
     )
@@ -95,7 +84,7 @@ def set_pending_cookie(response: Response, request: Request, value: str) -> None
         value,
         max_age=PENDING_SECONDS,
         path="/organise/sign-in",
-        secure=_settings(request).secure_cookies,
+        secure=app_settings(request).secure_cookies,
         httponly=True,
         samesite="strict",
     )
@@ -105,7 +94,7 @@ def clear_pending_cookie(response: Response, request: Request) -> None:
     response.delete_cookie(
         PENDING_COOKIE,
         path="/organise/sign-in",
-        secure=_settings(request).secure_cookies,
+        secure=app_settings(request).secure_cookies,
         httponly=True,
         samesite="strict",
     )

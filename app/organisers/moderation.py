@@ -11,10 +11,10 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from app.config import Settings
 from app.db import SessionDep
 from app.kit.paths import RowId
 from app.kit.security import csrf_valid
+from app.kit.state import app_settings
 from app.letters import service as letters
 from app.organisers import service
 from app.organisers.auth import OrganiserDep
@@ -33,11 +33,6 @@ from app.signatures import moderation
 from app.signatures.models import SignatureState, Visibility
 
 router = APIRouter(prefix="/organise/letters/{letter_id}/signatures")
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _letter(session: SessionDep, organiser: OrganiserDep, letter_id: RowId) -> object:
@@ -69,7 +64,7 @@ def _list_page(
         session,
         letter_id=letter_id,
         wanted=wanted,
-        keyring=_settings(request).keyring(),
+        keyring=app_settings(request).keyring(),
         after=int(after) if after.isdigit() else None,
     )
     next_query = urlencode({**form.values, "after": found.next_after}) if found.next_after else ""
@@ -220,7 +215,7 @@ def _checked_rule(
     letter = _letter(session, organiser, letter_id)
     form, rule = parse_rule(posted.model_dump())
     expired = not csrf_valid(request, posted.csrf_token)
-    keyring = _settings(request).keyring()
+    keyring = app_settings(request).keyring()
     preview = None
     if rule is not None and not expired:
         preview = moderation.preview_rule(session, letter_id=letter_id, rule=rule, keyring=keyring)
@@ -260,7 +255,7 @@ def apply_rule(
     rule, page = _checked_rule(request, session, organiser, letter_id, posted)
     if rule is None:
         return page
-    keyring = _settings(request).keyring()
+    keyring = app_settings(request).keyring()
     rule_id, count = moderation.apply_rule(
         session, letter_id=letter_id, rule=rule, organiser_id=organiser.id, keyring=keyring
     )

@@ -9,12 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from app.config import Settings
 from app.db import SessionDep
 from app.kit.i18n import N_
 from app.kit.pages import render_page
 from app.kit.security import csrf_valid
-from app.kit.tokens import Tokens
+from app.kit.state import app_settings, app_tokens
 from app.organisers import second_factor_service as second_factor
 from app.organisers import service
 from app.organisers.auth import (
@@ -30,16 +29,6 @@ router = APIRouter(prefix="/organise")
 
 WRONG_CODE = N_("That code is not right, or was used already. Try the newest one in your app.")
 EXPIRED = N_("Your form had expired, so nothing was changed. Please send it again.")
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _tokens(request: Request) -> Tokens:
-    tokens: Tokens = request.app.state.tokens
-    return tokens
 
 
 def _code_page(request: Request, *, error: str = "", status_code: int = 200) -> Response:
@@ -67,10 +56,10 @@ def check_code(
     try:
         value = second_factor.finish_sign_in(
             session,
-            tokens=_tokens(request),
+            tokens=app_tokens(request),
             pending=request.cookies.get(PENDING_COOKIE, ""),
             code=code[:20],
-            keyring=_settings(request).keyring(),
+            keyring=app_settings(request).keyring(),
             max_age_seconds=PENDING_SECONDS,
         )
     except second_factor.WrongCode:
@@ -91,7 +80,7 @@ def _second_factor_page(
     error: str = "",
     status: int = 200,
 ) -> Response:
-    settings = _settings(request)
+    settings = app_settings(request)
     account = settings.keyring().decrypt_email(
         session.get_one(Organiser, organiser.id).email_encrypted
     )
@@ -99,7 +88,7 @@ def _second_factor_page(
         None
         if organiser.has_second_factor
         else second_factor.start_enrolment(
-            _tokens(request), organiser=organiser, account=account, issuer=settings.site_name
+            app_tokens(request), organiser=organiser, account=account, issuer=settings.site_name
         )
     )
     context = {
@@ -133,10 +122,10 @@ def enrol(
         second_factor.confirm_enrolment(
             session,
             organiser=organiser,
-            tokens=_tokens(request),
+            tokens=app_tokens(request),
             sealed=sealed,
             code=code[:20],
-            keyring=_settings(request).keyring(),
+            keyring=app_settings(request).keyring(),
         )
     except (second_factor.WrongCode, second_factor.SecondFactorExpired):
         return _second_factor_page(request, session, organiser, error=WRONG_CODE, status=400)
@@ -155,7 +144,7 @@ def remove(
         return _second_factor_page(request, session, organiser, error=EXPIRED, status=400)
     try:
         second_factor.remove(
-            session, organiser=organiser, code=code[:20], keyring=_settings(request).keyring()
+            session, organiser=organiser, code=code[:20], keyring=app_settings(request).keyring()
         )
     except second_factor.WrongCode:
         return _second_factor_page(request, session, organiser, error=WRONG_CODE, status=400)

@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from app.config import Settings
 from app.db import SessionDep
 from app.kit.i18n import N_
 from app.kit.pages import render_page
 from app.kit.security import csrf_valid
-from app.kit.tokens import Tokens
+from app.kit.state import app_settings, app_tokens
 from app.organisers import second_factor_service as second_factor
 from app.organisers import service
 from app.organisers.auth import (
@@ -27,16 +26,6 @@ from app.signatures.schemas import ButtonFormData, EmailFormData, SignForm, pars
 router = APIRouter(prefix="/organise")
 
 EXPIRED_FORM = N_("Your form had expired, so nothing was sent. Please send it again.")
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _tokens(request: Request) -> Tokens:
-    tokens: Tokens = request.app.state.tokens
-    return tokens
 
 
 def _sign_in_page(
@@ -63,7 +52,7 @@ def request_sign_in(
         return _sign_in_page(request, form=form, notice=EXPIRED_FORM, status_code=400)
     if not form.valid:
         return _sign_in_page(request, form=form, status_code=400)
-    settings = _settings(request)
+    settings = app_settings(request)
     service.request_sign_in(
         session,
         email=form.valid_email(),
@@ -75,18 +64,18 @@ def request_sign_in(
 
 @router.api_route("/sign-in/sent", methods=["GET", "HEAD"])
 def sign_in_sent(request: Request) -> Response:
-    minutes = int(_settings(request).sign_in_link_minutes)
+    minutes = int(app_settings(request).sign_in_link_minutes)
     return render_page(request, "organise/sign_in_sent.html", {"minutes": minutes})
 
 
 def _link_age(request: Request) -> float:
-    return _settings(request).sign_in_link_minutes * 60
+    return app_settings(request).sign_in_link_minutes * 60
 
 
 @router.api_route("/sign-in/{token}", methods=["GET", "HEAD"])
 def sign_in_link_page(request: Request, session: SessionDep, token: str) -> Response:
     service.check_sign_in_link(
-        session, tokens=_tokens(request), token=token, max_age_seconds=_link_age(request)
+        session, tokens=app_tokens(request), token=token, max_age_seconds=_link_age(request)
     )
     context = {"notice": ""}
     return render_page(request, "organise/sign_in_link.html", context, form=True, token_page=True)
@@ -106,18 +95,18 @@ def use_sign_in_link(
             status_code=400,
         )
     organiser = service.use_sign_in_link(
-        session, tokens=_tokens(request), token=token, max_age_seconds=_link_age(request)
+        session, tokens=app_tokens(request), token=token, max_age_seconds=_link_age(request)
     )
     if organiser.totp_secret_encrypted is not None:
         # The emailed link is one factor; the authenticator's code is the second.
         response = RedirectResponse("/organise/sign-in/code", status_code=303)
         set_pending_cookie(
-            response, request, second_factor.pending_token(_tokens(request), organiser)
+            response, request, second_factor.pending_token(app_tokens(request), organiser)
         )
         return response
     service.record(session, organiser_id=organiser.id, letter_id=None, action="organiser.signed_in")
     response = RedirectResponse("/organise", status_code=303)
-    set_session_cookie(response, request, service.session_token(_tokens(request), organiser))
+    set_session_cookie(response, request, service.session_token(app_tokens(request), organiser))
     return response
 
 

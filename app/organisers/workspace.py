@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from app.config import Settings
 from app.db import SessionDep, utcnow
 from app.kit.i18n import N_
 from app.kit.paths import RowId
 from app.kit.security import csrf_valid
+from app.kit.state import app_settings
 from app.letters import service as letters
 from app.letters.forms import (
     DeliveryFormData,
@@ -38,11 +38,6 @@ EXPIRED_FORM = N_("Your form had expired, so nothing was saved. Please send it a
 SLUG_TAKEN = N_("Another letter already has this address.")
 SLUG_LOCKED = N_("A letter that has been public keeps its address: links to it are out there.")
 NEW_LETTER = {"language": "en", "body_markdown": "", "title": "", "slug": ""}
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 @router.api_route("", methods=["GET", "HEAD"])
@@ -271,7 +266,7 @@ def add_co_organiser(
     _allowed(session, organiser, letter_id)
     form = parse_email_only(data.model_dump())
     if csrf_valid(request, data.csrf_token) and form.valid:
-        keyring = _settings(request).keyring()
+        keyring = app_settings(request).keyring()
         other = service.find_organiser_id(session, email=form.valid_email(), keyring=keyring)
         if other is not None and service.add_to_letter(
             session, organiser_id=other, letter_id=letter_id
@@ -292,7 +287,7 @@ def audit(
 ) -> Response:
     _allowed(session, organiser, letter_id)
     [letter] = letters.list_letters(session, letter_ids=[letter_id])
-    lines = service.audit_log(session, letter_id=letter_id, keyring=_settings(request).keyring())
+    lines = service.audit_log(session, letter_id=letter_id, keyring=app_settings(request).keyring())
     return workspace_page(request, "organise/audit.html", {"letter": letter, "lines": lines})
 
 
@@ -308,7 +303,7 @@ def invite_organiser(
         raise service.NotAllowed("invite")
     form = parse_email_only(data.model_dump())
     if csrf_valid(request, data.csrf_token) and form.valid:
-        settings = _settings(request)
+        settings = app_settings(request)
         email = form.valid_email()
         if service.create_organiser(
             session, email=email, is_admin=False, keyring=settings.keyring()

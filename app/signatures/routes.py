@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from app.config import Settings
 from app.db import SessionDep
 from app.kit.i18n import N_
 from app.kit.pages import render_page
 from app.kit.security import csrf_valid
-from app.kit.tokens import Purpose, Tokens
+from app.kit.state import app_settings, app_tokens
+from app.kit.tokens import Purpose
 from app.letters import service as letters
 from app.letters.pages import render_letter_page
 from app.signatures import service
@@ -39,18 +39,8 @@ EXPIRED_FORM = N_("Your form had expired, so nothing was sent. Please check it a
 CLOSED = N_("This letter is closed and no longer accepts signatures.")
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _tokens(request: Request) -> Tokens:
-    tokens: Tokens = request.app.state.tokens
-    return tokens
-
-
 def _mail_limit(request: Request) -> service.MailLimit:
-    settings = _settings(request)
+    settings = app_settings(request)
     return service.MailLimit(
         count=settings.signer_mail_limit,
         window=timedelta(hours=settings.signer_mail_window_hours),
@@ -78,7 +68,7 @@ def sign_letter(
             session,
             letter_id=letter.id,
             data=form.to_input(),
-            keyring=_settings(request).keyring(),
+            keyring=app_settings(request).keyring(),
             limit=_mail_limit(request),
             letter_version=letter.version,
         )
@@ -112,7 +102,7 @@ def request_links(
             session,
             letter_id=letter.id,
             email=form.valid_email(),
-            keyring=_settings(request).keyring(),
+            keyring=app_settings(request).keyring(),
             limit=_mail_limit(request),
         )
     return RedirectResponse(f"/letters/{slug}/check-email", status_code=303)
@@ -121,12 +111,12 @@ def request_links(
 @router.api_route("/letters/{slug}/check-email", methods=["GET", "HEAD"])
 def check_email(request: Request, session: SessionDep, slug: str) -> Response:
     letter = letters.get_public_summary(session, slug=slug)
-    days = int(_settings(request).confirm_token_max_age_days)
+    days = int(app_settings(request).confirm_token_max_age_days)
     return render_page(request, "signatures/check_email.html", {"letter": letter, "days": days})
 
 
 def _max_age(request: Request, purpose: Purpose) -> float:
-    settings = _settings(request)
+    settings = app_settings(request)
     days = (
         settings.confirm_token_max_age_days
         if purpose is Purpose.CONFIRM
@@ -149,7 +139,7 @@ def _token_page(
     The confirm page shows the details that will be published, in a form to correct them."""
     described = service.describe_token(
         session,
-        tokens=_tokens(request),
+        tokens=app_tokens(request),
         purpose=purpose,
         token=token,
         max_age_seconds=_max_age(request, purpose),
@@ -180,7 +170,7 @@ def confirm_signature(
 ) -> Response:
     described = service.describe_token(
         session,
-        tokens=_tokens(request),
+        tokens=app_tokens(request),
         purpose=Purpose.CONFIRM,
         token=token,
         max_age_seconds=_max_age(request, Purpose.CONFIRM),
@@ -204,7 +194,7 @@ def confirm_signature(
         return _token_page(request, session, token, Purpose.CONFIRM, status_code=400, form=form)
     confirmed = service.confirm(
         session,
-        tokens=_tokens(request),
+        tokens=app_tokens(request),
         token=token,
         max_age_seconds=_max_age(request, Purpose.CONFIRM),
         details=details_from(form),
@@ -221,7 +211,7 @@ def _thank_signer(request: Request, session: SessionDep, confirmed: TokenSignatu
         "signatures/thank_you.html",
         {
             "letter": letter,
-            "letter_url": f"{_settings(request).base_url}/letters/{letter.slug}",
+            "letter_url": f"{app_settings(request).base_url}/letters/{letter.slug}",
             "details": confirmed.details,
             "countries": country_names(),
         },
@@ -232,7 +222,7 @@ def _thank_signer(request: Request, session: SessionDep, confirmed: TokenSignatu
 @router.api_route("/letters/{slug}/thank-you", methods=["GET", "HEAD"])
 def thank_you(request: Request, session: SessionDep, slug: str) -> Response:
     letter = letters.get_public_summary(session, slug=slug)
-    letter_url = f"{_settings(request).base_url}/letters/{letter.slug}"
+    letter_url = f"{app_settings(request).base_url}/letters/{letter.slug}"
     return render_page(
         request,
         "signatures/thank_you.html",
@@ -255,7 +245,7 @@ def withdraw_signature(
         )
     withdrawn = service.withdraw(
         session,
-        tokens=_tokens(request),
+        tokens=app_tokens(request),
         token=token,
         max_age_seconds=_max_age(request, Purpose.WITHDRAW),
     )
