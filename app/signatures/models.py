@@ -63,6 +63,8 @@ class Signature(SQLModel, table=True):
     email_domain_hash: str | None = Field(default=None, max_length=64)
     # The version of the letter's text the signer saw (None: signed before versions existed).
     letter_version: int | None = None
+    # The language of the text the signer read and signed; their mails are written in it.
+    language: str = Field(default="en", max_length=12)
     visibility: Visibility = Field(
         default=Visibility.COUNTED_ONLY, sa_column=Column(string_enum(Visibility), nullable=False)
     )

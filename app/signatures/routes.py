@@ -71,6 +71,7 @@ def sign_letter(
             keyring=app_settings(request).keyring(),
             limit=_mail_limit(request),
             letter_version=letter.version,
+            language=letter.language,
         )
     return RedirectResponse(f"/letters/{slug}/check-email", status_code=303)
 

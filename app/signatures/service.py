@@ -119,6 +119,7 @@ def sign(
     keyring: Keyring,
     limit: MailLimit,
     letter_version: int | None = None,
+    language: str = "en",
 ) -> None:
     """Record a pending signature (or refresh one) and queue the mail that goes with it.
 
@@ -137,6 +138,7 @@ def sign(
         "country": data.country,
         "visibility": data.visibility.value,
         "letter_version": letter_version,
+        "language": language,
         "may_contact": data.may_contact,
         "state": SignatureState.PENDING.value,
         "mails_in_window": 1,
@@ -157,6 +159,7 @@ def sign(
         "country",
         "visibility",
         "letter_version",
+        "language",
         "may_contact",
         "created_at",
     )
