@@ -123,8 +123,9 @@ def test_no_page_has_an_accessibility_violation(
 
     check("dashboard", lambda: page.goto("/organise/letters/1/dashboard"))
     check("recipients", lambda: page.goto("/organise/letters/1/recipients"))
+    check("statements", lambda: page.goto("/organise/letters/1/statements"))
 
-    assert len(report) == 28
+    assert len(report) == 29
     assert {name: found for name, found in report.items() if found} == {}
 
 

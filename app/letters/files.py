@@ -1,11 +1,10 @@
-"""Letters as TOML files: a letter with its recipients and first signatories, loaded (created,
-or updated by slug) and dumped. Loading checks the whole file first and reports every problem
-with its line; when there is one, nothing changes.
+"""Letters as TOML files: a letter with its recipients, first signatories and supporting
+statements, loaded (created, or updated by slug) and dumped. Loading checks the whole file first
+and reports every problem with its line; when there is one, nothing changes.
 
-The format leaves room to grow: new top-level keys or tables (``[translations.ru]``,
-``[[statements]]``) can be added without changing what a file means today. Today an unknown
-key is a problem, so a file written for a later version is refused rather than half-loaded.
-"""
+The format leaves room to grow: new top-level keys or tables (``[translations.ru]``) can be added
+without changing what a file means today. Today an unknown key is a problem, so a file written for
+a later version is refused rather than half-loaded."""
 
 from __future__ import annotations
 
@@ -48,7 +47,7 @@ TOP_LEVEL: dict[str, type] = {
     "body": str,
 }
 REQUIRED = ("slug", "title", "body")
-KINDS: tuple[Kind, ...] = ("recipients", "first_signatories")
+KINDS: tuple[Kind, ...] = ("recipients", "first_signatories", "statements")
 # Form field -> file key, where they differ.
 FORM_KEYS = {"body_markdown": "body", "closes_on": "closes"}
 TYPE_NAMES = {str: "text in quotes", int: "a whole number", date: "a date such as 2027-03-31"}
@@ -377,5 +376,8 @@ def dump_letter(session: Session, *, slug: str) -> str:
     for kind in KINDS:
         for item in list_items(session, kind=kind, letter_id=letter.id):
             lines.append(f"\n[[{kind}]]")
-            lines.extend(f"{key} = {_toml_value(value)}" for key, value in item.values.items())
+            lines.extend(
+                f"{key} = {_toml_value(value, multi_line=key == 'body')}"
+                for key, value in item.values.items()
+            )
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from app.letters.models import (
     LetterStatus,
     LetterVersion,
     Recipient,
+    SupportingStatement,
 )
 from app.letters.schemas import (
     DeliveryPublic,
@@ -25,6 +26,7 @@ from app.letters.schemas import (
     LetterPublic,
     LetterSummary,
     RecipientPublic,
+    StatementPublic,
 )
 
 PUBLIC_STATUSES = (LetterStatus.OPEN, LetterStatus.CLOSED, LetterStatus.DELIVERED)
@@ -137,6 +139,14 @@ def get_public_letter(session: Session, *, slug: str) -> LetterPublic:
         ],
         first_signatories=[
             FirstSignatoryPublic(name=f.name, description=f.description) for f in first
+        ],
+        statements=[
+            StatementPublic(name=s.name, description=s.description, body=s.body)
+            for s in session.exec(
+                select(SupportingStatement)
+                .where(SupportingStatement.letter_id == summary.id)
+                .order_by(col(SupportingStatement.position), col(SupportingStatement.id))
+            ).all()
         ],
         publisher_name=letter.publisher_name,
         publisher_contact=letter.publisher_contact,

@@ -162,6 +162,9 @@ name = 42
 
 [translations.ru]
 title = "Освободите всех"
+
+[[statements]]
+name = "No message"
 '''
 
 
@@ -186,6 +189,7 @@ def test_every_problem_with_its_line_and_nothing_changed(
         19: "unknown key 'fax'",
         22: "name must be text",
         24: "unknown key 'translations'",
+        27: "body is missing",
     }
     assert {line for line, _ in reported} == set(expected_lines), lines
     for line, message in reported:
@@ -216,5 +220,6 @@ def test_the_demo_is_a_letter_file(
     assert dumped in shipped  # the same text, under the demo's own opening comment
     data = tomllib.loads(dumped)
     assert len(data["recipients"]) == 5 and len(data["first_signatories"]) == 11
+    assert [s["name"] for s in data["statements"]] == ["Dmitry Muratov"]
     assert run(settings, monkeypatch, "demo") == 0
     assert "already there" in capsys.readouterr().out

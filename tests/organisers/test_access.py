@@ -86,7 +86,7 @@ def snapshot(engine: Engine) -> list[object]:
         ).all()
         people = [
             connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
-            for table in ("recipients", "first_signatories")
+            for table in ("recipients", "first_signatories", "supporting_statements")
         ]
         signatures = connection.execute(text("SELECT * FROM signatures ORDER BY id")).all()
         rules = connection.execute(text("SELECT * FROM invalidation_rules ORDER BY id")).all()
