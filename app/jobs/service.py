@@ -39,7 +39,9 @@ def enqueue(
     )
 
 
-def schedule_once(session: Session, *, kind: str, unique_key: str, run_at: datetime) -> bool:
+def schedule_once(
+    session: Session, *, kind: str, unique_key: str, run_at: datetime, ref_id: int | None = None
+) -> bool:
     """Queue a job unless one with ``unique_key`` exists (several workers may all try)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -47,7 +49,7 @@ def schedule_once(session: Session, *, kind: str, unique_key: str, run_at: datet
         insert(_TABLE)
         .values(
             kind=kind,
-            ref_id=None,
+            ref_id=ref_id,
             state=JobState.PENDING.value,
             attempts=0,
             max_attempts=Job.model_fields["max_attempts"].default,
