@@ -161,7 +161,9 @@ def list_updates(session: Session, *, letter_id: int) -> list[UpdateView]:
     return [_view(session, row) for row in rows]
 
 
-def create_update(session: Session, *, letter_id: int, organiser_id: int, form: UpdateForm) -> int:
+def create_update(
+    session: Session, *, letter_id: int, organiser_id: int | None, form: UpdateForm
+) -> int:
     row = Update(
         letter_id=letter_id,
         organiser_id=organiser_id,
