@@ -114,6 +114,23 @@ def _draft(session: Session, *, letter_id: int, update_id: int) -> Update:
     return row
 
 
+def _locked_draft(session: Session, *, letter_id: int, update_id: int) -> Update:
+    """The draft, row-locked until the transaction ends (a no-op write on PostgreSQL; SQLite
+    has one writer): a version changed at the moment send is pressed either lands before the
+    send, or is refused after it. It never slips into an update being mailed."""
+    row = _draft(session, letter_id=letter_id, update_id=update_id)
+    held = session.execute(
+        update(Update)
+        .where(col(Update.id) == update_id)
+        .where(col(Update.state) == UpdateState.DRAFT)
+        .values(state=UpdateState.DRAFT)
+    )
+    if held.rowcount != 1:  # type: ignore[attr-defined]
+        raise UpdateNotDraft(f"{update_id}")
+    session.refresh(row)
+    return row
+
+
 def _versions(session: Session, update_id: int) -> list[VersionView]:
     rows = session.exec(
         select(UpdateVersion)
@@ -180,7 +197,7 @@ def create_update(
 def save_update(session: Session, *, letter_id: int, update_id: int, form: UpdateForm) -> None:
     """The original's subject, text and language. Its language may not be one a version is
     written in (that version would never be read; the organiser deletes it first)."""
-    _draft(session, letter_id=letter_id, update_id=update_id)
+    _locked_draft(session, letter_id=letter_id, update_id=update_id)
     if any(v.language == form.values["language"] for v in _versions(session, update_id)):
         raise VersionExists(form.values["language"])
     changed = session.execute(
@@ -218,7 +235,7 @@ def get_version(
 
 def add_version(session: Session, *, letter_id: int, update_id: int, form: UpdateForm) -> int:
     """A version in a language the update has no text in yet (the database decides)."""
-    row = _draft(session, letter_id=letter_id, update_id=update_id)
+    row = _locked_draft(session, letter_id=letter_id, update_id=update_id)
     if form.values["language"] == row.language:
         raise VersionExists(row.language)
     statement = (
@@ -242,7 +259,7 @@ def save_version(
     session: Session, *, letter_id: int, update_id: int, version_id: int, form: UpdateForm
 ) -> None:
     """A version's subject and text (its language stays: delete it to make another)."""
-    _draft(session, letter_id=letter_id, update_id=update_id)
+    _locked_draft(session, letter_id=letter_id, update_id=update_id)
     get_version(session, letter_id=letter_id, update_id=update_id, version_id=version_id)
     session.execute(
         update(UpdateVersion)
@@ -252,7 +269,7 @@ def save_version(
 
 
 def delete_version(session: Session, *, letter_id: int, update_id: int, version_id: int) -> str:
-    _draft(session, letter_id=letter_id, update_id=update_id)
+    _locked_draft(session, letter_id=letter_id, update_id=update_id)
     version = get_version(session, letter_id=letter_id, update_id=update_id, version_id=version_id)
     session.execute(delete(UpdateVersion).where(col(UpdateVersion.id) == version_id))
     return version.language

@@ -66,6 +66,8 @@ def add_version(
         except service.VersionExists as exc:
             same = str(exc) == update.language
             form.errors["language"] = forms.ORIGINAL_LANGUAGE if same else forms.VERSION_EXISTS
+        except service.UpdateNotDraft:  # sent meanwhile
+            return redirect_to(letter_id, f"/{update_id}")
         else:
             language = form.values["language"]
             record_change(
@@ -125,9 +127,12 @@ def save_version(
         request, data.model_copy(update={"language": version.language})
     )
     if save:
-        service.save_version(
-            session, letter_id=letter_id, update_id=update_id, version_id=version_id, form=form
-        )
+        try:
+            service.save_version(
+                session, letter_id=letter_id, update_id=update_id, version_id=version_id, form=form
+            )
+        except service.UpdateNotDraft:  # sent meanwhile
+            return redirect_to(letter_id, f"/{update_id}")
         detail = f"update {update_id}: {version.language}"
         record_change(session, organiser, letter_id, "update.version_edited", detail)
         return redirect_to(letter_id, f"/{update_id}")
@@ -151,9 +156,12 @@ def delete_version(
     _, update = letter_update(session, organiser, letter_id, update_id)
     _version(session, letter_id, update_id, version_id)
     if update.is_draft and csrf_valid(request, csrf_token):
-        language = service.delete_version(
-            session, letter_id=letter_id, update_id=update_id, version_id=version_id
-        )
+        try:
+            language = service.delete_version(
+                session, letter_id=letter_id, update_id=update_id, version_id=version_id
+            )
+        except service.UpdateNotDraft:  # sent meanwhile
+            return redirect_to(letter_id, f"/{update_id}")
         detail = f"update {update_id}: {language}"
         record_change(session, organiser, letter_id, "update.version_deleted", detail)
     return redirect_to(letter_id, f"/{update_id}")

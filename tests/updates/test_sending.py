@@ -4,6 +4,10 @@ job queue; whoever withdraws, is invalidated or unsubscribes before their turn i
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx2 as httpx
 import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
@@ -17,7 +21,15 @@ from app.mail.sender import SMTPSender
 from app.signatures.models import SignatureState
 from app.updates import service
 from tests.conftest import BASE_URL, TEST_SECRET_KEY
-from tests.helpers import add_letter, form_token, html_part, press_button, queued_jobs, text_part
+from tests.helpers import (
+    add_letter,
+    csrf_from,
+    form_token,
+    html_part,
+    press_button,
+    queued_jobs,
+    text_part,
+)
 from tests.smtp import SMTPServer
 from tests.updates.helpers import (
     add_version,
@@ -255,3 +267,39 @@ def test_a_sent_update_can_no_longer_change(
     assert "First words" in writer.get(update_path).text
     assert "Other words" not in writer.get(update_path).text
     assert writer.get(f"{update_path}/send", follow_redirects=False).status_code == 303
+
+
+def test_a_rush_of_send_presses_sends_once(
+    writer: TestClient,
+    live_server: str,
+    engine: Engine,
+    worker: JobWorker,
+    smtp: SMTPServer,
+    letter_slug: str,
+    letter_id: int,
+) -> None:
+    """Eight presses at once, on a real server: one fan-out, one audit entry, one mail each."""
+    signer(engine, letter_slug, "one@example.org")
+    signer(engine, letter_slug, "two@example.org")
+    smtp.handler.envelopes.clear()
+    update_path = write_update(writer, letter_id)
+    token = csrf_from(writer.get(f"{update_path}/send").text)
+    cookies = {"us_csrf": token, "us_organiser": writer.cookies["us_organiser"]}
+    presses = 8
+    barrier = threading.Barrier(presses)
+
+    def press(_: int) -> int:
+        with httpx.Client(base_url=live_server, cookies=cookies, timeout=60) as browser:
+            barrier.wait(timeout=30)
+            response = browser.post(
+                f"{update_path}/send", data={"csrf_token": token}, follow_redirects=False
+            )
+            return response.status_code
+
+    with ThreadPoolExecutor(max_workers=presses) as pool:
+        assert list(pool.map(press, range(presses))) == [303] * presses
+    assert len([job for job in queued_jobs(engine) if job.kind == service.FANOUT]) == 1
+    audit = writer.get(f"/organise/letters/{letter_id}/audit").text
+    assert audit.count("update.sent") == 1
+    sent_mail(worker, smtp)
+    assert recipients_of(smtp) == ["one@example.org", "two@example.org"]
