@@ -39,6 +39,27 @@ def enqueue(
     )
 
 
+def enqueue_many(session: Session, *, kind: str, ref_ids: Iterable[int]) -> int:
+    """Queue one job per id in one statement (a fan-out queues hundreds at a time)."""
+    now = utcnow()
+    rows = [
+        {
+            "kind": kind,
+            "ref_id": ref_id,
+            "state": JobState.PENDING.value,
+            "attempts": 0,
+            "max_attempts": Job.model_fields["max_attempts"].default,
+            "run_at": now,
+            "last_error": "",
+            "created_at": now,
+        }
+        for ref_id in ref_ids
+    ]
+    if rows:
+        session.execute(_TABLE.insert(), rows)
+    return len(rows)
+
+
 def schedule_once(
     session: Session, *, kind: str, unique_key: str, run_at: datetime, ref_id: int | None = None
 ) -> bool:

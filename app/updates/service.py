@@ -335,20 +335,15 @@ def fan_out(session: Session, *, update_id: int, batch: int) -> bool:
     )
     now = utcnow()
     if ids:
-        inserted = (
-            session.execute(
-                _insert(session)(_DELIVERIES)
-                .values(
-                    [{"update_id": update_id, "signature_id": i, "created_at": now} for i in ids]
-                )
-                .on_conflict_do_nothing(index_elements=["update_id", "signature_id"])
-                .returning(_DELIVERIES.c.id)
-            )
-            .scalars()
-            .all()
+        # One cached statement, run for many rows (SQLAlchemy's "insertmanyvalues" batches them).
+        statement = (
+            _insert(session)(_DELIVERIES)
+            .on_conflict_do_nothing(index_elements=["update_id", "signature_id"])
+            .returning(_DELIVERIES.c.id)
         )
-        for delivery_id in inserted:
-            jobs.enqueue(session, kind=MAIL_UPDATE, ref_id=int(delivery_id))
+        rows = [{"update_id": update_id, "signature_id": i, "created_at": now} for i in ids]
+        inserted = session.execute(statement, rows).scalars().all()
+        jobs.enqueue_many(session, kind=MAIL_UPDATE, ref_ids=[int(i) for i in inserted])
         row.fanout_after = ids[-1]
     if len(ids) == batch:
         _schedule_fanout(session, update_id=update_id, after=row.fanout_after)
