@@ -156,7 +156,8 @@ def test_no_page_has_an_accessibility_violation(
     page.get_by_role("button", name="Save").click()
     check("update send", lambda: page.get_by_role("link", name="Send to signers…").click())
     check(
-        "update sent", lambda: page.get_by_role("button", name="Send it now to 1 signers").click()
+        "update sent",
+        lambda: page.get_by_role("button", name="Send it now to 1 signer", exact=True).click(),
     )
     unsubscribe = f"/letters/{slug}/unsubscribe/" + unsubscribe_token(engine)
     check("unsubscribe", lambda: page.goto(unsubscribe))

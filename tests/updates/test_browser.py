@@ -63,7 +63,7 @@ def test_write_send_and_unsubscribe_in_a_browser(
     page.get_by_role("button", name="Save").click()
     page.get_by_role("link", name="Send to signers…").click()
     expect(page.locator("#audience-count")).to_have_text("1")
-    page.get_by_role("button", name="Send it now to 1 signers").click()
+    page.get_by_role("button", name="Send it now to 1 signer", exact=True).click()
     expect(page.locator("#update-state")).to_have_text("Sending")
 
     worker.run_until_idle()
