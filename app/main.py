@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import TimeoutError as DatabaseTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
@@ -29,6 +28,7 @@ from app.kit.security import (
     relative_location,
     trimmed_path,
 )
+from app.kit.static import HashedStaticFiles
 from app.kit.templating import build_templates, default_environment
 from app.kit.tokens import TokenError, Tokens
 from app.letters.routes import router as letters_router
@@ -152,7 +152,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(moderation_router)
     app.include_router(exports_router)
     app.include_router(dashboard_router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(
         AdmissionMiddleware,
@@ -161,7 +161,10 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         max_wait_seconds=settings.max_queue_seconds,
     )
     app.add_middleware(
-        SecurityMiddleware, base_url=settings.base_url, secure_cookies=settings.secure_cookies
+        SecurityMiddleware,
+        base_url=settings.base_url,
+        secure_cookies=settings.secure_cookies,
+        site_name=settings.site_name,
     )
     app.add_middleware(RequestLogMiddleware)
 

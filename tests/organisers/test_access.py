@@ -113,7 +113,7 @@ def moderated(engine: Engine, letter_slug: str) -> None:
 def test_nobody_reaches_any_workspace_route(
     client: TestClient, engine: Engine, letter_slug: str, moderated: None
 ) -> None:
-    token = csrf_from(client.get(f"/letters/{letter_slug}").text)
+    token = csrf_from(client.get("/organise/sign-in").text)
     before = snapshot(engine)
     for method, path in workspace_routes(client):
         url = concrete(path, "1")
