@@ -15,6 +15,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 
 from app.config import STATIC_DIR, Settings
+from app.counters.api import router as api_router
+from app.counters.docs import router as api_docs_router
 from app.counters.routes import router as counters_router
 from app.db import make_engine
 from app.jobs.worker import JobWorker, start_in_thread
@@ -82,7 +84,7 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
-    if request.url.path.endswith(".json"):
+    if request.url.path.endswith(".json") or request.url.path.startswith("/api/"):
         return JSONResponse(
             {"error": title}, status_code=status, headers={"access-control-allow-origin": "*"}
         )
@@ -145,6 +147,8 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(letters_router)
     app.include_router(signatures_router)
     app.include_router(counters_router)
+    app.include_router(api_router)
+    app.include_router(api_docs_router)
     app.include_router(second_factor_router)  # before sign_in_router: /sign-in/code
     app.include_router(sign_in_router)
     app.include_router(workspace_router)

@@ -16,8 +16,16 @@ PUBLIC_MAX_AGE_SECONDS = 10
 STALE_WHILE_REVALIDATE_SECONDS = 30
 
 
-def public_cache_control(max_age: int = PUBLIC_MAX_AGE_SECONDS) -> str:
-    return f"public, max-age={max_age}, stale-while-revalidate={STALE_WHILE_REVALIDATE_SECONDS}"
+def public_cache_control(max_age: int = PUBLIC_MAX_AGE_SECONDS, *, page: bool = False) -> str:
+    """For a ``page``, browsers keep a copy but ask again each time (``max-age=0``: a signer
+    who has just confirmed, back on the letter's page, sees their signature counted, at the
+    price of a request answered ``304``), while shared caches keep it ``s-maxage`` seconds,
+    which is what spares the server when a letter makes the news. Data (the API) is cached
+    ``max-age`` seconds everywhere."""
+    swr = f"stale-while-revalidate={STALE_WHILE_REVALIDATE_SECONDS}"
+    if page:
+        return f"public, max-age=0, s-maxage={max_age}, {swr}"
+    return f"public, max-age={max_age}, {swr}"
 
 
 def strong_etag(body: bytes) -> str:
@@ -44,6 +52,7 @@ def cacheable(
     response: Response,
     *,
     max_age: int = PUBLIC_MAX_AGE_SECONDS,
+    page: bool = False,
     extra_headers: dict[str, str] | None = None,
 ) -> Response:
     """Mark a rendered 200 response as shared-cacheable, or answer 304 when the client holds
@@ -54,7 +63,7 @@ def cacheable(
     etag = strong_etag(bytes(response.body))
     headers = {
         "etag": etag,
-        "cache-control": public_cache_control(max_age),
+        "cache-control": public_cache_control(max_age, page=page),
         **(extra_headers or {}),
     }
     if etag_matches(request.headers.get("if-none-match"), etag):

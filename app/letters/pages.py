@@ -43,4 +43,4 @@ def render_letter_page(
         status_code=status_code,
         no_store=personal,
     )
-    return response if personal else cacheable(request, response)
+    return response if personal else cacheable(request, response, page=True)

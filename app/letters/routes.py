@@ -24,7 +24,7 @@ def list_letters(request: Request, session: SessionDep) -> Response:
     letters = service.list_public_letters(session)
     counts = signatures.counts_confirmed(session, letter_ids=[letter.id for letter in letters])
     rendered = render_page(request, "letters/index.html", {"letters": letters, "counts": counts})
-    return cacheable(request, rendered)
+    return cacheable(request, rendered, page=True)
 
 
 @router.api_route("/letters/{slug}", methods=["GET", "HEAD"])
@@ -57,4 +57,4 @@ def list_signers(
     )
     # Only names their signers chose to show; a withdrawn one leaves shared caches within
     # max-age + stale-while-revalidate (app.kit.caching).
-    return cacheable(request, rendered)
+    return cacheable(request, rendered, page=True)
