@@ -48,6 +48,7 @@ from app.organisers.workspace import router as workspace_router
 from app.signatures.moderation import SignatureNotFound
 from app.signatures.routes import router as signatures_router
 from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
+from app.webhooks.routes import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(moderation_router)
     app.include_router(exports_router)
     app.include_router(dashboard_router)
+    app.include_router(webhooks_router)
     app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(

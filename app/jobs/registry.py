@@ -11,12 +11,18 @@ from app.privacy import jobs as privacy_jobs
 from app.privacy import service as privacy_service
 from app.signatures import emails as signature_emails
 from app.signatures.service import MAIL_SIGNATURE
+from app.webhooks import service as webhooks
 
 HANDLERS: dict[str, Handler] = {
     MAIL_SIGNATURE: signature_emails.send_signature_mail,
     MAIL_SIGN_IN: organiser_emails.send_sign_in_mail,
     privacy_jobs.PURGE: privacy_jobs.purge_expired,
     privacy_service.SCRUB: privacy_jobs.scrub_files,
+    webhooks.SCAN: webhooks.run_scan,
+    webhooks.DELIVER: webhooks.deliver,
 }
 
-RECURRING: tuple[Recurring, ...] = (Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),)
+RECURRING: tuple[Recurring, ...] = (
+    Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),
+    Recurring(kind=webhooks.SCAN, every=timedelta(minutes=1)),  # batches events per minute
+)

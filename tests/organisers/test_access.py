@@ -17,6 +17,8 @@ from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
+from app.webhooks import service as webhooks
+from app.webhooks.routes import router as webhooks_router
 from app.signatures import moderation
 from app.signatures.models import RuleKind
 from tests.helpers import TEST_KEYRING, add_signature, csrf_from
@@ -43,13 +45,14 @@ FORM = {
     "reason": "Taken over",
     "kind": "pattern",
     "pattern": "Anna",
+    "url": "https://93.184.215.15/taken",
 }
 
 
 def concrete(path: str, letter_id: str) -> str:
     """A route's path with its letter and with signature, rule or recipient 1 (which exist in
     the tests)."""
-    for other in ("{signature_id}", "{rule_id}", "{item_id}"):
+    for other in ("{signature_id}", "{rule_id}", "{item_id}", "{webhook_id}"):
         path = path.replace(other, "1")
     return path.replace("{letter_id}", letter_id)
 
@@ -64,6 +67,7 @@ def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
         *moderation_router.routes,
         *exports_router.routes,
         *dashboard_router.routes,
+        *webhooks_router.routes,
     ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
@@ -90,12 +94,14 @@ def snapshot(engine: Engine) -> list[object]:
         ]
         signatures = connection.execute(text("SELECT * FROM signatures ORDER BY id")).all()
         rules = connection.execute(text("SELECT * FROM invalidation_rules ORDER BY id")).all()
-    return [letters, sorted(owners), audit, people, signatures, rules]
+        hooks = connection.execute(text("SELECT * FROM webhooks ORDER BY id")).all()
+    return [letters, sorted(owners), audit, people, signatures, rules, hooks]
 
 
 @pytest.fixture
 def moderated(engine: Engine, letter_slug: str) -> None:
-    """Signature 1 (named Anna, public) and rule 1 (already run) on the demo letter, letter 1."""
+    """Signature 1 (named Anna, public), rule 1 (already run) and webhook 1 on the demo
+    letter, letter 1."""
     signature = add_signature(engine, letter_slug, name="Anna Victim", email="anna@example.org")
     add_signature(engine, letter_slug, name="Bob Spam", email="bob@spam.example")
     with open_session(engine, write=True) as session:
@@ -106,8 +112,15 @@ def moderated(engine: Engine, letter_slug: str) -> None:
             organiser_id=None,
             keyring=TEST_KEYRING,
         )
+        hook_id, _ = webhooks.add_webhook(
+            session,
+            letter_id=signature.letter_id,
+            url="https://93.184.215.14/hook",
+            keyring=TEST_KEYRING,
+            allow_private=False,
+        )
         session.commit()
-    assert (signature.id, signature.letter_id) == (1, 1)
+    assert (signature.id, signature.letter_id, hook_id) == (1, 1, 1)
 
 
 def test_nobody_reaches_any_workspace_route(
