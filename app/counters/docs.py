@@ -16,6 +16,7 @@ from starlette.responses import Response
 from app.counters.api import CORS_HEADERS
 from app.counters.api import router as api_router
 from app.kit.caching import cacheable
+from app.kit.markdown import render_markdown
 from app.kit.pages import render_page
 from app.kit.state import app_settings
 
@@ -167,7 +168,7 @@ def api_docs(request: Request) -> Response:
         "api/docs.html",
         {
             "title": document["info"]["title"],
-            "description": document["info"]["description"],
+            "description": render_markdown(document["info"]["description"]),
             "operations": operations,
             "schemas": schemas,
         },

@@ -17,10 +17,10 @@ from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
-from app.webhooks import service as webhooks
-from app.webhooks.routes import router as webhooks_router
 from app.signatures import moderation
 from app.signatures.models import RuleKind
+from app.webhooks import service as webhooks
+from app.webhooks.routes import router as webhooks_router
 from tests.helpers import TEST_KEYRING, add_signature, csrf_from
 from tests.organisers.helpers import add_organiser, sign_in
 from tests.smtp import SMTPServer
