@@ -38,6 +38,7 @@ COUNTRY_NOTE = (
     " so that no small group of signers can be singled out. They are counted in signatures."
 )
 MAX_CURSOR_LENGTH = 120
+MAX_ROW_ID = 2_147_483_647  # ids are 32-bit; a bigger number would overflow SQLite's driver
 Endpoint = Callable[..., Response]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: the ETag sent in If-None-Match is current."},
@@ -160,9 +161,11 @@ def decode_cursor(cursor: str) -> Position | None:
         row_id = int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
-    if when.tzinfo is None or row_id < 0 or not number.isdigit():
+    if when.tzinfo is None or not number.isdigit() or row_id > MAX_ROW_ID:
         return None
-    return Position(confirmed_at=when, id=row_id)
+    position = Position(confirmed_at=when, id=row_id)
+    # Only the exact spelling this API makes: no padding, spaces, NULs or other variants.
+    return position if encode_cursor(position) == cursor else None
 
 
 @get_and_head(

@@ -172,6 +172,20 @@ def recent_deliveries(session: Session, *, letter_id: int, limit: int = 20) -> l
     ]
 
 
+def reencrypt(session: Session, *, keyring: Keyring) -> int:
+    """Key rotation: every endpoint's secret under the current key (they are few: one pass)."""
+    prefix = f"{keyring.current_key_id}:"
+    changed = 0
+    for webhook in session.exec(select(Webhook)).all():
+        if not webhook.secret_encrypted.startswith(prefix):
+            stored = webhook.secret_encrypted
+            webhook.secret_encrypted = keyring.encrypt_secret(keyring.decrypt_secret(stored))
+            session.add(webhook)
+            changed += 1
+    session.flush()
+    return changed
+
+
 # -- events -------------------------------------------------------------------------------
 
 

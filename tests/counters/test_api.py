@@ -163,7 +163,17 @@ def test_signers_are_paged_by_a_cursor_stable_under_new_signatures(
 
 
 @pytest.mark.parametrize(
-    "cursor", ["nonsense", "!!!", "MjAyNnxub3Q", "x" * 500, "MjAyNi0wMS0wMVQwMDowMDowMHwx"]
+    "cursor",
+    [
+        "nonsense",
+        "!!!",
+        "MjAyNnxub3Q",
+        "x" * 500,
+        "MjAyNi0wMS0wMVQwMDowMDowMHwx",  # no time zone
+        "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ",  # an id past 32 bits
+        "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwtMQ",
+        "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMAB8MQ",
+    ],
 )
 def test_a_cursor_we_did_not_make_is_a_400(
     client: TestClient, letter_slug: str, cursor: str
