@@ -57,10 +57,12 @@ def seeded_server(database_url: str, data_dir: Path, signers: int) -> Iterator[s
 def run(label: str, base: str, args: argparse.Namespace) -> None:
     print(f"{label} ({args.signers} named signers, {args.threads} client threads):")
     local = threading.local()
+    opened: list[httpx.Client] = []
 
     def client() -> httpx.Client:
         if not hasattr(local, "client"):
             local.client = httpx.Client(base_url=base, timeout=30)
+            opened.append(local.client)
         return local.client  # type: ignore[no-any-return]
 
     paths = {
@@ -80,6 +82,8 @@ def run(label: str, base: str, args: argparse.Namespace) -> None:
 
         measure(f"{name} 200", args.requests, args.threads, full)
         measure(f"{name} 304", args.requests, args.threads, conditional)
+    for each in opened:
+        each.close()
 
 
 def main() -> None:
@@ -88,7 +92,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--signers", type=int, default=300)
     args = parser.parse_args()
-    for label, url, workdir in bench_databases("bench-public"):
+    for label, url, workdir in bench_databases("bench_public"):
         if url is None:
             print(f"{label}: not installed, skipped")
             continue
