@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.templating import Jinja2Templates
 
 from app.config import LOCALES_DIR, TEMPLATES_DIR
+from app.kit.static import static_url
 
 DEFAULT_LOCALE = "en"
 
@@ -44,6 +45,7 @@ def build_environment(*, locale: str = DEFAULT_LOCALE) -> Environment:
     env.filters["number"] = _number
     env.filters["date"] = _date
     env.globals["locale"] = locale
+    env.globals["static_url"] = static_url
     return env
 
 
