@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     job_backoff_max_seconds: float = 3600.0
 
     signatures_page_size: int = 50
+    # Offline signatures imported from a CSV file: the largest file and the most rows at once.
+    offline_import_max_bytes: int = Field(default=20_000_000, ge=1000)
+    offline_import_max_rows: int = Field(default=200_000, ge=1)
 
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
     # sign-in links one account may be sent per hour.
