@@ -4,11 +4,8 @@ as the signer chose, are marked offline in the organisers' views, and an import 
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlmodel import select
 from starlette.testclient import TestClient
 
@@ -16,8 +13,8 @@ from app.db import open_session
 from app.exports.csv import BOM
 from app.jobs.worker import JobWorker
 from app.signatures.models import Signature, SignatureSource, SignatureState
-from tests.helpers import TEST_KEYRING, add_letter, add_signature, count, csrf_from
-from tests.html import field_errors, parse
+from tests.helpers import TEST_KEYRING, add_letter, count, csrf_from
+from tests.html import parse
 from tests.organisers.helpers import add_organiser, sign_in
 from tests.smtp import SMTPServer
 
