@@ -40,7 +40,7 @@ from app.organisers.exports import router as exports_router
 from app.organisers.moderation import router as moderation_router
 from app.organisers.offline import IMPORT_PATH
 from app.organisers.offline import router as offline_router
-from app.organisers.offline_forms import FORM_OVERHEAD_BYTES
+from app.organisers.offline_forms import upload_body_cap
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
@@ -166,9 +166,9 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         max_queued=settings.max_queued_requests,
         max_wait_seconds=settings.max_queue_seconds,
     )
-    # A CSV import may be as large as its limit; a little more is read and dropped so the
-    # page can say the file is too large (app.organisers.offline_forms.read_upload).
-    upload_cap = 2 * (settings.offline_import_max_bytes + FORM_OVERHEAD_BYTES)
+    # A CSV import may be as large as its limit; more is read and dropped, so the page can
+    # say the file is too large (app.organisers.offline_forms.read_upload).
+    upload_cap = upload_body_cap(settings.offline_import_max_bytes)
     app.add_middleware(
         SecurityMiddleware,
         base_url=settings.base_url,

@@ -230,14 +230,14 @@ def import_file(
     """Check every row; store nothing unless the whole file is clean, then all of it at once."""
     letter = _letter(session, organiser, letter_id)
     form = import_form(upload)
+    if upload.error:  # too large, or no file: said first, as a dropped body has no token
+        form.errors["file"] = upload.error
+        return _import_page(request, session, letter, form, status=400)
     if not csrf_valid(request, upload.fields.get("csrf_token", "")):
         return _import_page(request, session, letter, form, notice=EXPIRED_FORM, status=400)
     if letter.status is LetterStatus.DELIVERED:
         return _import_page(request, session, letter, form, status=409)
     chosen, new = parse_attestation(form, known=_known(session, letter_id), today=utcnow().date())
-    if upload.error:
-        form.errors["file"] = upload.error
-        return _import_page(request, session, letter, form, status=400)
     report = check_csv(upload.data, max_rows=app_settings(request).offline_import_max_rows)
     del upload.data
     if not report.clean or form.errors:

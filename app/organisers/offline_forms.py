@@ -41,6 +41,13 @@ NO_FILE = N_("Please choose a CSV file.")
 FORM_OVERHEAD_BYTES = 64 * 1024
 
 
+def upload_body_cap(max_bytes: int) -> int:
+    """The most an import's request body may hold (SecurityMiddleware answers 413 beyond). Up
+    to half of it, the form is parsed (the file spooled to disk) and the file measured, so the
+    page keeps what was typed; above that, the body is read and dropped unparsed."""
+    return 4 * (max_bytes + FORM_OVERHEAD_BYTES)
+
+
 class SignatureFormData(BaseModel):
     """The one-by-one form's POST body: plain strings, checked by our own rules."""
 
@@ -184,7 +191,7 @@ async def read_upload(request: Request) -> Upload:
     refused with a message, its bytes read and dropped, never kept."""
     limit = app_settings(request).offline_import_max_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
+    if declared.isdigit() and int(declared) > upload_body_cap(limit) // 2:
         try:
             async for _chunk in request.stream():
                 pass
