@@ -108,10 +108,16 @@ def _day(form: OfflineForm, name: str, today: date) -> date | None:
     return day
 
 
-def _text(form: OfflineForm, name: str, *, required: bool) -> str:
+REQUIRED = {
+    "collector": N_("Please say who collected these signatures."),
+    "method": N_("Please say how they were collected."),
+}
+
+
+def _text(form: OfflineForm, name: str) -> str:
     value = clean_line(form.values[name])
-    if required and not value:
-        form.errors[name] = N_("Please fill this in.")
+    if name in REQUIRED and not value:
+        form.errors[name] = REQUIRED[name]
     elif has_hidden_characters(form.values[name]):
         form.errors[name] = N_("Please remove the special or invisible characters.")
     elif len(value) > LIMITS[name]:
@@ -129,9 +135,7 @@ def parse_attestation(
             return int(choice), None
         form.errors["attestation"] = N_("Please choose an attestation from the list.")
         return None, None
-    collector = _text(form, "collector", required=True)
-    method = _text(form, "method", required=True)
-    note = _text(form, "note", required=False)
+    collector, method, note = (_text(form, name) for name in ("collector", "method", "note"))
     start = _day(form, "collected_from", today)
     until = _day(form, "collected_until", today)
     if start is None and "collected_from" not in form.errors:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 import pytest
@@ -154,6 +155,14 @@ def test_a_clean_file_is_stored_whole_and_counts(
     page = organiser.get(response.headers["location"])
     assert "Imported 250 signatures from signatures.csv" in page.text
     assert "Ilya Exiled" in page.text
+    # Bulk-inserted timestamps are stored as the ORM stores them (SQLite compares them as text).
+    with engine.connect() as connection:
+        raw = connection.execute(
+            text("SELECT confirmed_at FROM signatures WHERE source = 'offline'")
+        ).first()
+    assert raw is not None
+    if isinstance(raw[0], str):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", raw[0]), raw[0]
 
 
 def entry(client: TestClient, letter_id: int, **fields: str):  # type: ignore[no-untyped-def]
