@@ -193,7 +193,8 @@ def run(label: str, url: str, workdir: Path, data: bytes, rows: int) -> None:
     elapsed = request_path(url, workdir, data, letter_id)
     assert stored_offline(url, letter_id) == rows
     print(
-        f"  whole request (upload, checks, import, commit): {elapsed:.2f} s, {rows / elapsed:,.0f} rows/s"
+        f"  whole request (upload, checks, import, commit): {elapsed:.2f} s,"
+        f" {rows / elapsed:,.0f} rows/s"
     )
 
 

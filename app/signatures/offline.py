@@ -52,6 +52,12 @@ _COLUMNS = (
     "attestation_id",
     "offline_import_id",
 )
+# Built from the constant names above only, never from input.
+_COPY = f"COPY signatures ({', '.join(_COLUMNS)}) FROM STDIN"
+_SQLITE_INSERT = (
+    f"INSERT INTO signatures ({', '.join(_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
 
 
 class AttestationNotFound(Exception):
@@ -244,8 +250,7 @@ def _copy(session: Session, rows: Iterator[tuple[Any, ...]]) -> int:
     driver = session.connection().connection.driver_connection
     assert driver is not None
     count = 0
-    statement = f"COPY signatures ({', '.join(_COLUMNS)}) FROM STDIN"
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+    with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
         for values in rows:
             copy.write_row(values)
             count += 1
@@ -258,13 +263,9 @@ def _executemany(session: Session, rows: Iterator[tuple[Any, ...]]) -> int:
     the two timestamps, are bound once by the caller)."""
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    statement = (
-        f"INSERT INTO signatures ({', '.join(_COLUMNS)})"
-        f" VALUES ({', '.join('?' for _ in _COLUMNS)})"
-    )
     count = 0
     while batch := list(islice(rows, INSERT_BATCH)):
-        driver.executemany(statement, batch)
+        driver.executemany(_SQLITE_INSERT, batch)
         count += len(batch)
     return count
 

@@ -156,7 +156,7 @@ def _records(text: str, report: CsvReport) -> Iterator[tuple[int, list[str]]]:
         except csv.Error as error:
             report.add(Problem(line=start, message=BAD_QUOTES, params={"reason": str(error)}))
             continue
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():
             report.blank_lines += 1
             continue
         yield start, cells
@@ -187,8 +187,14 @@ def _place_problem(value: str, limit: int) -> str | None:
     return check_affiliation(value, limit)
 
 
+@lru_cache(maxsize=4096)
+def _clean_repeated(value: str) -> str:
+    """Affiliations, cities, countries and visibilities repeat down a long file."""
+    return clean_line(value)
+
+
 def _country(value: str) -> str:
-    return clean_line(value).upper()
+    return _clean_repeated(value).upper()
 
 
 def _row_problems(values: dict[str, str]) -> list[tuple[str, str, dict[str, str]]]:
@@ -249,13 +255,20 @@ def clean_rows(text: str) -> Iterator[OfflineRow]:
     first = next(records, None)
     assert first is not None
     names = [clean_line(cell).casefold() for cell in first[1]]
+    at = {column: names.index(column) if column in names else None for column in COLUMNS}
+    name_at = names.index("name")
+    default = Visibility.COUNTED_ONLY
+
+    def cell(cells: list[str], column: str) -> str:
+        index = at[column]
+        return "" if index is None else _clean_repeated(cells[index])
+
     for _line, cells in records:
-        values = dict(zip(names, cells, strict=True))
-        visibility = values.get("visibility", "").strip().casefold()
+        visibility = cell(cells, "visibility").casefold()
         yield OfflineRow(
-            name=clean_line(values["name"]),
-            affiliation=clean_line(values.get("affiliation", "")),
-            city=clean_line(values.get("city", "")),
-            country=_country(values.get("country", "")),
-            visibility=Visibility(visibility) if visibility else Visibility.COUNTED_ONLY,
+            name=clean_line(cells[name_at]),
+            affiliation=cell(cells, "affiliation"),
+            city=cell(cells, "city"),
+            country=cell(cells, "country").upper(),  # as _country() gives it
+            visibility=Visibility(visibility) if visibility else default,
         )

@@ -498,3 +498,34 @@ def test_the_check_constraint_keeps_addresses_off_offline_rows(
             ),
             {"letter": letter_id},
         )
+
+
+def test_an_import_of_another_letter_is_not_found_through_this_one(
+    organiser: TestClient, engine: Engine, letter_id: int
+) -> None:
+    """The organiser of this letter names another letter's import under this letter's address:
+    'not found', and the other letter's signatures stay."""
+    from app.signatures import offline
+    from app.signatures.models import Visibility
+    from app.signatures.offline_csv import OfflineRow
+
+    other = add_letter(engine, "not-mine")
+    with open_session(engine, write=True) as session:
+        attestation = offline.create_attestation(
+            session,
+            letter_id=other,
+            data=offline.AttestationInput("X Y", "paper", date(2026, 1, 1), None),
+            organiser_id=None,
+        )
+        import_id, _ = offline.import_rows(
+            session, letter_id=other, attestation_id=attestation, language="en",
+            rows=[OfflineRow("Not Mine", "", "", "", Visibility.PUBLIC)],
+            file_name="x.csv", file_sha256="1" * 64, organiser_id=None,
+        )  # fmt: skip
+        session.commit()
+    undo = f"{base(letter_id)}/imports/{import_id}/undo"
+    assert organiser.get(undo).status_code == 404
+    token = csrf_from(organiser.get(base(letter_id)).text)
+    assert organiser.post(undo, data={"csrf_token": token}).status_code == 404
+    assert [s.name for s in offline_rows(engine)] == ["Not Mine"]
+    assert "Not Mine" not in organiser.get(base(letter_id)).text
