@@ -1,8 +1,8 @@
 """Reading a CSV file of offline signatures: every row checked by the sign form's own rules,
 every problem reported by its line number, and nothing handed on unless the whole file is clean.
 
-The file is UTF-8 (a byte-order mark is allowed), with a header row naming its columns in any
-order: ``name`` (required), ``affiliation``, ``city``, ``country`` (a two-letter ISO code) and
+The file is UTF-8 (a byte-order mark is allowed), separated by commas (or semicolons or tabs, as
+its header line shows), with a header row naming its columns in any order: ``name`` (required), ``affiliation``, ``city``, ``country`` (a two-letter ISO code) and
 ``visibility`` (``public``, ``letter_only`` or ``counted_only``; empty means counted only).
 Lines that are entirely blank are skipped. Checking is one pass that keeps only the problems;
 reading the clean file again yields its rows, so a large file never sits in memory as objects.
@@ -144,9 +144,20 @@ def _lines(text: str, report: CsvReport) -> Iterator[str]:
             yield line
 
 
+def delimiter(text: str) -> str:
+    """A comma; or what the header line uses instead (spreadsheets set to a European locale
+    save CSV with semicolons, and some tools with tabs)."""
+    header = next((line for line in text[:MAX_LINE_CHARS].splitlines() if line.strip()), "")
+    if "," not in header:
+        for other in (";", "\t"):
+            if other in header:
+                return other
+    return ","
+
+
 def _records(text: str, report: CsvReport) -> Iterator[tuple[int, list[str]]]:
     """(first line, cells) for each record that is not blank; quoting errors reported."""
-    reader = csv.reader(_lines(text, report), strict=True)
+    reader = csv.reader(_lines(text, report), strict=True, delimiter=delimiter(text))
     while True:
         start = reader.line_num + 1
         try:

@@ -381,6 +381,7 @@ def test_hostile_cells_and_bytes_are_reported_by_line(
         + b"Carol Example,@SUM(1),,,\n"  # 5: a formula in the affiliation
         + b"D\xe9sir\xe9 Latin,,,,\n"  # 6: Latin-1, not UTF-8
         + b"\xe2\x80\xaeEvil Reversed,,,,\n"  # 7: a bidi override
+        + b"Fay Example,,,<b>X</b>,\n"  # 8: markup, shown back as text
     )
     response = upload(organiser, letter_id, content)
     assert response.status_code == 400
@@ -390,9 +391,11 @@ def test_hostile_cells_and_bytes_are_reported_by_line(
     assert "not UTF-8" in response.text
     response = upload(organiser, letter_id, content.replace(b"D\xe9sir\xe9", "Désiré".encode()))
     found = problems(response)
-    assert [line for line, _, _ in found] == ["3", "4", "5", "7"]
+    assert [line for line, _, _ in found] == ["3", "4", "5", "7", "8"]
     assert "NUL" in found[1][2]
     assert found[2][1] == "Affiliation"
+    assert "“<b>X</b>” is not a country code" in found[4][2]  # the page's text, not markup
+    assert "&lt;b&gt;X&lt;/b&gt;" in response.text
     assert offline_rows(engine) == []
 
 

@@ -105,3 +105,11 @@ def test_the_hash_ignores_line_endings() -> None:
 def test_the_template_is_clean() -> None:
     report = check(TEMPLATE)
     assert report.clean and report.rows == 3
+
+
+def test_semicolons_and_tabs_as_spreadsheets_save_them() -> None:
+    for separator in (";", "\t"):
+        text = f"name{separator}country\nAnna, Example{separator}UA\n"
+        report = check(text)
+        assert report.clean, report.problems
+        assert [row.name for row in clean_rows(report.text)] == ["Anna, Example"]
