@@ -1,9 +1,10 @@
 """Reading a CSV file of offline signatures: every row checked by the sign form's own rules,
 every problem reported by its line number, and nothing handed on unless the whole file is clean.
 
-The file is UTF-8 (a byte-order mark is allowed), separated by commas (or semicolons or tabs, as
-its header line shows), with a header row naming its columns in any order: ``name`` (required), ``affiliation``, ``city``, ``country`` (a two-letter ISO code) and
-``visibility`` (``public``, ``letter_only`` or ``counted_only``; empty means counted only).
+The file is UTF-8 (a byte-order mark is allowed), separated by commas (or semicolons or tabs,
+as its header line shows), with a header row naming its columns in any order: ``name``
+(required), ``affiliation``, ``city``, ``country`` (a two-letter ISO code) and ``visibility``
+(``public``, ``letter_only`` or ``counted_only``; empty means counted only).
 Lines that are entirely blank are skipped. Checking is one pass that keeps only the problems;
 reading the clean file again yields its rows, so a large file never sits in memory as objects.
 """
