@@ -10,9 +10,10 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
+from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
-from app.db import SessionDep, utcnow
+from app.db import SessionDep, open_session, utcnow
 from app.kit.i18n import N_
 from app.kit.paths import RowId
 from app.kit.security import csrf_valid
@@ -21,7 +22,7 @@ from app.letters import service as letters
 from app.letters.models import LetterStatus
 from app.letters.schemas import LetterSummary
 from app.organisers import service
-from app.organisers.auth import OrganiserDep
+from app.organisers.auth import OrganiserDep, get_organiser
 from app.organisers.offline_forms import (
     ATTESTATION_FIELDS,
     IMPORT_FIELDS,
@@ -37,6 +38,7 @@ from app.organisers.offline_forms import (
     read_upload,
 )
 from app.organisers.pages import workspace_page
+from app.organisers.service import CurrentOrganiser
 from app.organisers.workspace import EXPIRED_FORM
 from app.signatures import offline
 from app.signatures.offline_csv import COLUMNS, TEMPLATE, CsvReport, check_csv, clean_rows
@@ -54,20 +56,20 @@ IMPORTED_BEFORE = N_(
 )
 
 
-def _letter(session: SessionDep, organiser: OrganiserDep, letter_id: RowId) -> LetterSummary:
+def _letter(session: Session, organiser: CurrentOrganiser, letter_id: int) -> LetterSummary:
     service.require_letter(session, organiser=organiser, letter_id=letter_id)
     return letters.get_summary_by_id(session, letter_id=letter_id)
 
 
 def _record(
-    session: SessionDep, organiser: OrganiserDep, letter_id: int, action: str, detail: str
+    session: Session, organiser: CurrentOrganiser, letter_id: int, action: str, detail: str
 ) -> None:
     service.record(
         session, organiser_id=organiser.id, letter_id=letter_id, action=action, detail=detail
     )
 
 
-def _known(session: SessionDep, letter_id: int) -> set[int]:
+def _known(session: Session, letter_id: int) -> set[int]:
     return {line.id for line in offline.list_attestations(session, letter_id=letter_id)}
 
 
@@ -97,7 +99,7 @@ def overview(
 
 def _entry_page(
     request: Request,
-    session: SessionDep,
+    session: Session,
     letter: LetterSummary,
     form: OfflineForm,
     *,
@@ -166,8 +168,8 @@ def add_signature(
 
 
 def _attestation(
-    session: SessionDep,
-    organiser: OrganiserDep,
+    session: Session,
+    organiser: CurrentOrganiser,
     letter_id: int,
     chosen: int | None,
     new: offline.AttestationInput | None,
@@ -185,7 +187,7 @@ def _attestation(
 
 def _import_page(
     request: Request,
-    session: SessionDep,
+    session: Session,
     letter: LetterSummary,
     form: OfflineForm,
     *,
@@ -219,50 +221,66 @@ def import_page(
     return _import_page(request, session, letter, form)
 
 
+def organiser_without_lock(request: Request) -> CurrentOrganiser:
+    """The import's sign-in check, on a read-only session. The request's usual session is a
+    writer's: on SQLite it would hold the one writer lock for the whole upload and check, and
+    every signer would wait behind a slow upload."""
+    with open_session(request.app.state.engine) as session:
+        return get_organiser(request, session)
+
+
 @router.post("/import")
 def import_file(
     request: Request,
-    session: SessionDep,
-    organiser: OrganiserDep,
+    organiser: Annotated[CurrentOrganiser, Depends(organiser_without_lock)],
     letter_id: RowId,
     upload: Annotated[Upload, Depends(read_upload)],
 ) -> Response:
-    """Check every row; store nothing unless the whole file is clean, then all of it at once."""
-    letter = _letter(session, organiser, letter_id)
-    form = import_form(upload)
-    if upload.error:  # too large, or no file: said first, as a dropped body has no token
-        form.errors["file"] = upload.error
-        return _import_page(request, session, letter, form, status=400)
-    if not csrf_valid(request, upload.fields.get("csrf_token", "")):
-        return _import_page(request, session, letter, form, notice=EXPIRED_FORM, status=400)
-    if letter.status is LetterStatus.DELIVERED:
-        return _import_page(request, session, letter, form, status=409)
-    chosen, new = parse_attestation(form, known=_known(session, letter_id), today=utcnow().date())
-    report = check_csv(upload.data, max_rows=app_settings(request).offline_import_max_rows)
-    del upload.data
-    if not report.clean or form.errors:
-        return _import_page(request, session, letter, form, report=report, status=400)
-    digest = csv_hash(report.text)
-    earlier = offline.earlier_imports(session, letter_id=letter_id, file_sha256=digest)
-    if earlier and form.values["again"] != "yes":
-        return _import_page(
-            request, session, letter, form, report=report, earlier=earlier,
-            notice=IMPORTED_BEFORE, status=409,
-        )  # fmt: skip
-    attestation_id = _attestation(session, organiser, letter_id, chosen, new)
-    import_id, count = offline.import_rows(
-        session,
-        letter_id=letter_id,
-        attestation_id=attestation_id,
-        rows=clean_rows(report.text),
-        language=letters.editable_values(session, letter_id=letter_id)["language"],
-        file_name=upload.file_name,
-        file_sha256=digest,
-        organiser_id=organiser.id,
-    )
-    detail = f"import {import_id}: {count} signatures (attestation {attestation_id})"
-    detail += f", file sha256 {digest[:12]}"
-    _record(session, organiser, letter_id, "offline.imported", detail)
+    """Check every row; store nothing unless the whole file is clean, then all of it at once.
+
+    The upload is read and checked with no writer's transaction open; only storing the clean
+    file takes one (its own, committed here), so signing goes on meanwhile."""
+    engine = request.app.state.engine
+    with open_session(engine) as session:
+        letter = _letter(session, organiser, letter_id)
+        form = import_form(upload)
+        if upload.error:  # too large, or no file: said first, as a dropped body has no token
+            form.errors["file"] = upload.error
+            return _import_page(request, session, letter, form, status=400)
+        if not csrf_valid(request, upload.fields.get("csrf_token", "")):
+            return _import_page(request, session, letter, form, notice=EXPIRED_FORM, status=400)
+        if letter.status is LetterStatus.DELIVERED:
+            return _import_page(request, session, letter, form, status=409)
+        today = utcnow().date()
+        chosen, new = parse_attestation(form, known=_known(session, letter_id), today=today)
+        report = check_csv(upload.data, max_rows=app_settings(request).offline_import_max_rows)
+        del upload.data
+        if not report.clean or form.errors:
+            return _import_page(request, session, letter, form, report=report, status=400)
+        digest = csv_hash(report.text)
+        earlier = offline.earlier_imports(session, letter_id=letter_id, file_sha256=digest)
+        if earlier and form.values["again"] != "yes":
+            return _import_page(
+                request, session, letter, form, report=report, earlier=earlier,
+                notice=IMPORTED_BEFORE, status=409,
+            )  # fmt: skip
+    with open_session(engine, write=True) as session:
+        _letter(session, organiser, letter_id)  # still theirs
+        attestation_id = _attestation(session, organiser, letter_id, chosen, new)
+        import_id, count = offline.import_rows(
+            session,
+            letter_id=letter_id,
+            attestation_id=attestation_id,
+            rows=clean_rows(report.text),
+            language=letters.editable_values(session, letter_id=letter_id)["language"],
+            file_name=upload.file_name,
+            file_sha256=digest,
+            organiser_id=organiser.id,
+        )
+        detail = f"import {import_id}: {count} signatures (attestation {attestation_id})"
+        detail += f", file sha256 {digest[:12]}"
+        _record(session, organiser, letter_id, "offline.imported", detail)
+        session.commit()
     return RedirectResponse(f"{_base(letter_id)}?imported={import_id}", status_code=303)
 
 

@@ -9,13 +9,11 @@ and the import's record (file name, hash, count, who, when) stays for the audit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import islice
-from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, update
+from sqlalchemy import delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
@@ -28,36 +26,7 @@ from app.signatures.models import (
     SignatureState,
 )
 from app.signatures.offline_csv import OfflineRow
-from app.signatures.service import new_public_id
-
-INSERT_BATCH = 5000
-_TABLE: Table = Signature.__table__  # type: ignore[attr-defined]
-# Every column an offline signature sets, in COPY's order.
-_COLUMNS = (
-    "public_id",
-    "letter_id",
-    "name",
-    "affiliation",
-    "city",
-    "country",
-    "language",
-    "visibility",
-    "may_contact",
-    "state",
-    "mails_in_window",
-    "created_at",
-    "confirmed_at",
-    "invalidated_reason",
-    "source",
-    "attestation_id",
-    "offline_import_id",
-)
-# Built from the constant names above only, never from input.
-_COPY = f"COPY signatures ({', '.join(_COLUMNS)}) FROM STDIN"
-_SQLITE_INSERT = (
-    f"INSERT INTO signatures ({', '.join(_COLUMNS)})"  # noqa: S608
-    f" VALUES ({', '.join('?' for _ in _COLUMNS)})"
-)
+from app.signatures.offline_rows import COLUMNS, TABLE, bound_now, row_values, store_rows
 
 
 class AttestationNotFound(Exception):
@@ -196,42 +165,12 @@ def attestation_labels(session: Session, *, letter_id: int, ids: Iterable[int]) 
     }
 
 
-def _values(
-    row: OfflineRow,
-    *,
-    letter_id: int,
-    language: str,
-    now: Any,
-    attestation_id: int,
-    import_id: int | None,
-) -> tuple[Any, ...]:
-    return (
-        new_public_id(),
-        letter_id,
-        row.name,
-        row.affiliation,
-        row.city,
-        row.country,
-        language,
-        row.visibility.value,
-        False,
-        SignatureState.CONFIRMED.value,
-        0,
-        now,
-        now,
-        "",
-        SignatureSource.OFFLINE.value,
-        attestation_id,
-        import_id,
-    )
-
-
 def add_signature(
     session: Session, *, letter_id: int, attestation_id: int, row: OfflineRow, language: str
 ) -> int:
     """One offline signature, confirmed at once; returns its id."""
     require_attestation(session, letter_id=letter_id, attestation_id=attestation_id)
-    values = _values(
+    values = row_values(
         row,
         letter_id=letter_id,
         language=language,
@@ -240,41 +179,9 @@ def add_signature(
         import_id=None,
     )
     inserted = session.execute(
-        insert(_TABLE).values(dict(zip(_COLUMNS, values, strict=True))).returning(_TABLE.c.id)
+        insert(TABLE).values(dict(zip(COLUMNS, values, strict=True))).returning(TABLE.c.id)
     ).scalar_one()
     return int(inserted)
-
-
-def _copy(session: Session, rows: Iterator[tuple[Any, ...]]) -> int:
-    """PostgreSQL's COPY, on the request's own connection and so in its transaction."""
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    count = 0
-    with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
-        for values in rows:
-            copy.write_row(values)
-            count += 1
-    return count
-
-
-def _executemany(session: Session, rows: Iterator[tuple[Any, ...]]) -> int:
-    """SQLite: the driver's executemany on the request's connection, in batches of plain
-    tuples (SQLAlchemy's per-row processing doubled the time; the only values it would change,
-    the two timestamps, are bound once by the caller)."""
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    count = 0
-    while batch := list(islice(rows, INSERT_BATCH)):
-        driver.executemany(_SQLITE_INSERT, batch)
-        count += len(batch)
-    return count
-
-
-def _bound_moment(session: Session, moment: datetime) -> Any:
-    """The timestamp as SQLAlchemy would hand it to this database's driver."""
-    dialect = session.get_bind().dialect
-    process = _TABLE.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
-    return process(moment) if process else moment
 
 
 def import_rows(
@@ -301,10 +208,9 @@ def import_rows(
     session.add(record)
     session.flush()
     assert record.id is not None
-    postgres = session.get_bind().dialect.name == "postgresql"
-    now = utcnow() if postgres else _bound_moment(session, utcnow())
+    now = bound_now(session, utcnow())
     values = (
-        _values(
+        row_values(
             row,
             letter_id=letter_id,
             language=language,
@@ -314,7 +220,7 @@ def import_rows(
         )
         for row in rows
     )
-    record.rows = _copy(session, values) if postgres else _executemany(session, values)
+    record.rows = store_rows(session, values)
     session.flush()
     return record.id, record.rows
 

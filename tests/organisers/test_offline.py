@@ -532,3 +532,27 @@ def test_an_import_of_another_letter_is_not_found_through_this_one(
     assert organiser.post(undo, data={"csrf_token": token}).status_code == 404
     assert [s.name for s in offline_rows(engine)] == ["Not Mine"]
     assert "Not Mine" not in organiser.get(base(letter_id)).text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_reading_and_checking_a_file_never_holds_the_writer_lock(
+    organiser: TestClient, engine: Engine, letter_id: int
+) -> None:
+    """While the upload is read and checked, signers go on signing: with SQLite's one writer
+    lock held elsewhere, a file with a bad row is still answered at once (it would wait for
+    the lock, then get 503, if the request took a writer's session)."""
+    from app.db import _writer_locks
+
+    page = organiser.get(f"{base(letter_id)}/import")
+    lock = _writer_locks[engine]
+    assert lock.acquire(timeout=5)
+    try:
+        response = organiser.post(
+            f"{base(letter_id)}/import",
+            data=ATTESTATION | {"csrf_token": csrf_from(page.text)},
+            files={"file": ("a.csv", (HEADER + "X,,,,\n").encode(), "text/csv")},
+        )
+    finally:
+        lock.release()
+    assert response.status_code == 400
+    assert "Nothing was imported: 1 problem" in response.text
