@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -104,8 +103,14 @@ class OfflineRow:
 
 
 def content_hash(text: str) -> str:
-    """The same signatures in the same order give the same hash, whatever the line endings."""
-    return hashlib.sha256(text.replace("\r\n", "\n").encode("utf-8")).hexdigest()
+    """The same signatures in the same order give the same hash, whatever the line endings
+    (read a line at a time: no copy of the whole file)."""
+    digest = hashlib.sha256()
+    for line in _split_lines(text):
+        if line.endswith("\r\n"):
+            line = line[:-2] + "\n"
+        digest.update(line.encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _looks_utf16(data: bytes) -> bool:
@@ -133,9 +138,24 @@ def decode(data: bytes, report: CsvReport) -> str | None:
     return None
 
 
+def _split_lines(text: str) -> Iterator[str]:
+    """The lines with their endings, one at a time (a StringIO would copy the whole text, at
+    four bytes a character). A file whose lines end in a lone CR (old Macs) is read too."""
+    if "\n" not in text and "\r" in text:
+        text = text.replace("\r", "\n")
+    start, length = 0, len(text)
+    while start < length:
+        end = text.find("\n", start)
+        if end == -1:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
 def _lines(text: str, report: CsvReport) -> Iterator[str]:
     """The file's lines for the CSV reader; an overlong line is reported and read as blank."""
-    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+    for number, line in enumerate(_split_lines(text), start=1):
         if len(line) > MAX_LINE_CHARS:
             report.add(
                 Problem(line=number, message=LONG_LINE, params={"limit": str(MAX_LINE_CHARS)})

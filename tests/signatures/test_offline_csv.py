@@ -100,6 +100,12 @@ def test_limits_and_links() -> None:
 
 def test_the_hash_ignores_line_endings() -> None:
     assert content_hash("a\r\nb\r\n") == content_hash("a\nb\n") != content_hash("a\nc\n")
+    assert content_hash("a\rb\r") == content_hash("a\nb\n")
+
+
+def test_lines_ending_in_a_lone_carriage_return() -> None:
+    report = check("name,country\rAnna Example,UA\rX,\r")
+    assert [(p.line, p.column) for p in report.problems] == [(3, "name")]
 
 
 def test_the_template_is_clean() -> None:
