@@ -265,7 +265,14 @@ def import_file(
                 notice=IMPORTED_BEFORE, status=409,
             )  # fmt: skip
     with open_session(engine, write=True) as session:
-        _letter(session, organiser, letter_id)  # still theirs
+        letter = _letter(session, organiser, letter_id)  # still theirs
+        offline.serialise_imports(session, letter_id=letter_id)
+        again = offline.earlier_imports(session, letter_id=letter_id, file_sha256=digest)
+        if len(again) > len(earlier) and form.values["again"] != "yes":  # imported meanwhile
+            return _import_page(
+                request, session, letter, form, report=report, earlier=again,
+                notice=IMPORTED_BEFORE, status=409,
+            )  # fmt: skip
         attestation_id = _attestation(session, organiser, letter_id, chosen, new)
         import_id, count = offline.import_rows(
             session,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import delete, func, insert, text, update
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
@@ -223,6 +223,20 @@ def import_rows(
     record.rows = store_rows(session, values)
     session.flush()
     return record.id, record.rows
+
+
+# The first key of PostgreSQL's two-key advisory locks taken by imports (the second: the letter).
+IMPORT_LOCK_NAMESPACE = 7_301
+
+
+def serialise_imports(session: Session, *, letter_id: int) -> None:
+    """Imports into one letter one at a time, until the transaction ends, so two uploads of the
+    same file cannot both pass the "imported before?" check. (SQLite has one writer anyway.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :letter)"),
+            {"namespace": IMPORT_LOCK_NAMESPACE, "letter": letter_id},
+        )
 
 
 def earlier_imports(session: Session, *, letter_id: int, file_sha256: str) -> list[ImportLine]:

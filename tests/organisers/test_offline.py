@@ -556,3 +556,34 @@ def test_reading_and_checking_a_file_never_holds_the_writer_lock(
         lock.release()
     assert response.status_code == 400
     assert "Nothing was imported: 1 problem" in response.text
+
+
+def test_the_same_file_sent_at_once_several_times_is_stored_once(
+    organiser: TestClient, live_server: str, engine: Engine, letter_id: int
+) -> None:
+    """Four uploads of one file at the same moment on a real server: each is checked while the
+    others are, but imports into a letter take turns, so one stores it and three are asked."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx2 as httpx
+
+    token = csrf_from(organiser.get(f"{base(letter_id)}/import").text)
+    cookies = {name: organiser.cookies[name] for name in ("us_organiser", "us_csrf")}
+    content = (HEADER + "".join(f"Rush Number{n},,,UA,public\n" for n in range(2000))).encode()
+    barrier = threading.Barrier(4)
+
+    def post_once(_: int) -> int:
+        with httpx.Client(base_url=live_server, cookies=cookies, timeout=120) as client:
+            barrier.wait(timeout=30)
+            return client.post(
+                f"{base(letter_id)}/import",
+                data=ATTESTATION | {"csrf_token": token},
+                files={"file": ("rush.csv", content, "text/csv")},
+                follow_redirects=False,
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(post_once, range(4)))
+    assert statuses == [303, 409, 409, 409]
+    assert len(offline_rows(engine)) == 2000
