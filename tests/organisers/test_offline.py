@@ -11,21 +11,25 @@ from datetime import date
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlmodel import select
 from starlette.testclient import TestClient
 
 from app.db import open_session
 from app.exports.csv import BOM
 from app.jobs.worker import JobWorker
-from app.signatures.models import Signature, SignatureSource, SignatureState
-from tests.helpers import TEST_KEYRING, add_letter, add_signature, count, csrf_from
+from app.signatures.models import SignatureState
+from tests.helpers import add_letter, add_signature, count, csrf_from
 from tests.html import field_errors, parse
-from tests.organisers.helpers import add_organiser, sign_in
+from tests.organisers.paper import (
+    ATTESTATION,
+    HEADER,
+    SLUG,
+    base,
+    offline_rows,
+    problems,
+    signed_in_organiser,
+    upload,
+)
 from tests.smtp import SMTPServer
-
-ORGANISER = "paper@example.org"
-SLUG = "paper-letter"
-HEADER = "name,affiliation,city,country,visibility\n"
 
 
 @pytest.fixture
@@ -37,76 +41,7 @@ def letter_id(engine: Engine) -> int:
 def organiser(
     client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_id: int
 ) -> TestClient:
-    from app.organisers.service import add_to_letter, find_organiser_id
-
-    add_organiser(engine, ORGANISER)
-    with open_session(engine, write=True) as session:
-        organiser_id = find_organiser_id(session, email=ORGANISER, keyring=TEST_KEYRING)
-        assert organiser_id is not None
-        add_to_letter(session, organiser_id=organiser_id, letter_id=letter_id)
-        session.commit()
-    sign_in(client, ORGANISER, worker, smtp)
-    return client
-
-
-ATTESTATION = {
-    "attestation": "new",
-    "collector": "Ilya Exiled",
-    "method": "Paper forms signed in prisons",
-    "collected_from": "2026-01-10",
-    "collected_until": "2026-02-20",
-    "note": "Originals kept in Vilnius.",
-}
-
-
-def base(letter_id: int) -> str:
-    return f"/organise/letters/{letter_id}/offline"
-
-
-def upload(
-    client: TestClient,
-    letter_id: int,
-    content: bytes | str,
-    *,
-    fields: dict[str, str] | None = None,
-    name: str = "signatures.csv",
-):  # type: ignore[no-untyped-def]
-    page = client.get(f"{base(letter_id)}/import")
-    assert page.status_code == 200, page.text
-    data = (fields if fields is not None else ATTESTATION) | {"csrf_token": csrf_from(page.text)}
-    body = content.encode("utf-8") if isinstance(content, str) else content
-    return client.post(
-        f"{base(letter_id)}/import",
-        data=data,
-        files={"file": (name, body, "text/csv")},
-        follow_redirects=False,
-    )
-
-
-def offline_rows(engine: Engine) -> list[Signature]:
-    with open_session(engine) as session:
-        return list(
-            session.exec(
-                select(Signature)
-                .where(Signature.source == SignatureSource.OFFLINE)
-                .order_by(Signature.id)  # type: ignore[arg-type]
-            ).all()
-        )
-
-
-def problems(response) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
-    """(line, column, message) rows of the page's report of problems."""
-    doc = parse(response.text)
-    table = doc.find("table", class_="data-table")
-    report = doc.find("section", class_="error-summary import-report")
-    assert report is not None, "no report of problems on the page"
-    table = report.find("table")
-    assert table is not None
-    found = []
-    for row in table.find_all("tr")[1:]:
-        cells = [cell.text() for cell in row.find_all("td")]
-        found.append((cells[0], cells[1], cells[2]))
-    return found
+    return signed_in_organiser(client, engine, worker, smtp, letter_id)
 
 
 def test_bad_rows_are_reported_by_line_and_nothing_is_stored(
@@ -365,124 +300,6 @@ def test_a_delivered_letter_takes_no_more(
     assert upload(organiser, letter_id, HEADER + "Late Person,,,,\n").status_code == 409
     assert entry(organiser, letter_id, name="Late Person", **ATTESTATION).status_code == 409
     assert offline_rows(engine) == []
-
-
-# Hostile files: nothing stored, a clear message, the service unharmed.
-
-
-def test_hostile_cells_and_bytes_are_reported_by_line(
-    organiser: TestClient, engine: Engine, letter_id: int
-) -> None:
-    content = (
-        HEADER.encode()
-        + b"Anna Example,,,UA,public\n"  # 2
-        + b"+cmd|' /C calc'!A0,,,,\n"  # 3: a formula
-        + b"Bob\x00Example,,,,\n"  # 4: a NUL byte
-        + b"Carol Example,@SUM(1),,,\n"  # 5: a formula in the affiliation
-        + b"D\xe9sir\xe9 Latin,,,,\n"  # 6: Latin-1, not UTF-8
-        + b"\xe2\x80\xaeEvil Reversed,,,,\n"  # 7: a bidi override
-        + b"Fay Example,,,<b>X</b>,\n"  # 8: markup, shown back as text
-    )
-    response = upload(organiser, letter_id, content)
-    assert response.status_code == 400
-    # An encoding problem is reported first, on its own: the lines can only be read once
-    # the file is text.
-    assert [line for line, _, _ in problems(response)] == ["6"]
-    assert "not UTF-8" in response.text
-    response = upload(organiser, letter_id, content.replace(b"D\xe9sir\xe9", "Désiré".encode()))
-    found = problems(response)
-    assert [line for line, _, _ in found] == ["3", "4", "5", "7", "8"]
-    assert "NUL" in found[1][2]
-    assert found[2][1] == "Affiliation"
-    assert "“<b>X</b>” is not a country code" in found[4][2]  # the page's text, not markup
-    assert "&lt;b&gt;X&lt;/b&gt;" in response.text
-    assert offline_rows(engine) == []
-
-
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
-def test_utf16_files_are_named_as_such(
-    organiser: TestClient, engine: Engine, letter_id: int, encoding: str
-) -> None:
-    content = (HEADER + "Anna Example,,,UA,public\n").encode(encoding)
-    response = upload(organiser, letter_id, content)
-    assert response.status_code == 400
-    assert "UTF-16" in response.text
-    assert offline_rows(engine) == []
-
-
-def test_ten_megabytes_of_one_line_and_of_too_many_rows(
-    organiser: TestClient, engine: Engine, letter_id: int
-) -> None:
-    one_line = HEADER + "A" * 10_000_000
-    response = upload(organiser, letter_id, one_line)
-    assert response.status_code == 400
-    assert [(line, message) for line, _, message in problems(response)] == [
-        ("2", "This line is longer than 2000 characters.")
-    ]
-    rows = HEADER + "".join(f"Signer Number{n},,,,\n" for n in range(500_000))
-    assert len(rows) > 10_000_000
-    response = upload(organiser, letter_id, rows)
-    assert response.status_code == 400
-    assert "more than 200,000 signatures" in response.text
-    assert offline_rows(engine) == []
-
-
-@pytest.mark.parametrize("size", [150_000, 400_000])
-def test_a_file_over_the_limit_is_refused_with_a_message(
-    organiser: TestClient, engine: Engine, letter_id: int, size: int
-) -> None:
-    """A little over the limit, the file is read and measured, and the page keeps what was
-    typed; far over it, the body is read and dropped unparsed. Either way the page says why."""
-    organiser.app.state.settings.offline_import_max_bytes = 100_000  # type: ignore[attr-defined]
-    content = HEADER + "Anna Example,,,,\n" * (size // 17)
-    response = upload(organiser, letter_id, content)
-    assert response.status_code == 400
-    assert "The file is larger than 0.1 MB" in response.text
-    assert ('value="Ilya Exiled"' in response.text) is (size < 200_000)
-    assert offline_rows(engine) == []
-
-
-def test_a_body_far_over_the_limit_is_refused_before_it_is_read(
-    organiser: TestClient, engine: Engine, letter_id: int
-) -> None:
-    page = organiser.get(f"{base(letter_id)}/import")
-    response = organiser.post(
-        f"{base(letter_id)}/import",
-        content=b"x" * 100,
-        headers={"content-length": str(10**12), "content-type": "multipart/form-data; boundary=x"},
-    )
-    assert response.status_code == 413
-    assert page.status_code == 200 and offline_rows(engine) == []
-
-
-def test_a_missing_file_and_an_expired_form(
-    organiser: TestClient, engine: Engine, letter_id: int
-) -> None:
-    page = organiser.get(f"{base(letter_id)}/import")
-    response = organiser.post(
-        f"{base(letter_id)}/import", data=ATTESTATION | {"csrf_token": csrf_from(page.text)}
-    )
-    assert response.status_code == 400
-    assert "Please choose a CSV file" in response.text
-    response = organiser.post(
-        f"{base(letter_id)}/import",
-        data=ATTESTATION | {"csrf_token": "x" * 43},
-        files={"file": ("a.csv", (HEADER + "Anna Example,,,,\n").encode(), "text/csv")},
-    )
-    assert response.status_code == 400
-    assert "Your form had expired" in response.text
-    assert offline_rows(engine) == []
-
-
-def test_the_template_is_a_clean_file(
-    organiser: TestClient, engine: Engine, letter_id: int
-) -> None:
-    template = organiser.get(f"{base(letter_id)}/template.csv")
-    assert template.status_code == 200
-    assert template.headers["content-type"].startswith("text/csv")
-    response = upload(organiser, letter_id, template.content)
-    assert response.status_code == 303
-    assert count(organiser, SLUG) == 3
 
 
 def test_the_check_constraint_keeps_addresses_off_offline_rows(
