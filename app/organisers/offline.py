@@ -70,7 +70,7 @@ def _record(
 
 
 def _known(session: Session, letter_id: int) -> set[int]:
-    return {line.id for line in offline.list_attestations(session, letter_id=letter_id)}
+    return offline.attestation_ids(session, letter_id=letter_id)
 
 
 def _base(letter_id: int) -> str:

@@ -112,6 +112,12 @@ def require_attestation(session: Session, *, letter_id: int, attestation_id: int
         raise AttestationNotFound(str(attestation_id))
 
 
+def attestation_ids(session: Session, *, letter_id: int) -> set[int]:
+    """The letter's attestations' ids (to check a choice), without counting their signatures."""
+    found = session.exec(select(Attestation.id).where(Attestation.letter_id == letter_id)).all()
+    return {attestation_id for attestation_id in found if attestation_id is not None}
+
+
 def list_attestations(
     session: Session, *, letter_id: int, ids: Sequence[int] | None = None
 ) -> list[AttestationLine]:
