@@ -1,6 +1,6 @@
 """Offline signatures: attestations, CSV imports, and each signature's source.
 
-Revision ID: b8e4f2a6c013
+Revision ID: c9d1e7a4f258
 Revises: a7d3e5c1b920
 Create Date: 2026-11-26 01:00:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "b8e4f2a6c013"
+revision: str = "c9d1e7a4f258"
 down_revision: str | None = "a7d3e5c1b920"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
