@@ -83,7 +83,6 @@ def offline_rows(engine: Engine) -> list[Signature]:
 def problems(response) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
     """(line, column, message) rows of the page's report of problems."""
     doc = parse(response.text)
-    table = doc.find("table", class_="data-table")
     report = doc.find("section", class_="error-summary import-report")
     assert report is not None, "no report of problems on the page"
     table = report.find("table")
