@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     update_fanout_batch: int = 500
 
     signatures_page_size: int = 50
+    # Offline signatures imported from a CSV file: the largest file and the most rows at once.
+    offline_import_max_bytes: int = Field(default=20_000_000, ge=1000)
+    offline_import_max_rows: int = Field(default=200_000, ge=1)
 
     # Webhooks: endpoints must be https on public addresses. ``webhook_allow_private`` also
     # allows http and loopback/private addresses: for tests and local development, never in

@@ -40,12 +40,16 @@ from app.organisers.auth import SecondFactorRequired, SignInRequired
 from app.organisers.dashboard import router as dashboard_router
 from app.organisers.exports import router as exports_router
 from app.organisers.moderation import router as moderation_router
+from app.organisers.offline import IMPORT_PATH
+from app.organisers.offline import router as offline_router
+from app.organisers.offline_forms import upload_body_cap
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
 from app.signatures.moderation import SignatureNotFound
+from app.signatures.offline import AttestationNotFound
 from app.signatures.routes import router as signatures_router
 from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
 from app.updates.unsubscribe import router as unsubscribe_router
@@ -74,6 +78,7 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
     ),
     NotAllowed: (404, N_("Page not found"), N_("There is nothing at this address.")),
     SignatureNotFound: (404, N_("Page not found"), N_("There is nothing at this address.")),
+    AttestationNotFound: (404, N_("Page not found"), N_("There is nothing at this address.")),
     SignInLinkSpent: (
         410,
         N_("This sign-in link is no longer valid"),
@@ -164,6 +169,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(update_versions_router)
     app.include_router(unsubscribe_router)
     app.include_router(webhooks_router)
+    app.include_router(offline_router)
     app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(
@@ -172,11 +178,15 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         max_queued=settings.max_queued_requests,
         max_wait_seconds=settings.max_queue_seconds,
     )
+    # A CSV import may be as large as its limit; more is read and dropped, so the page can
+    # say the file is too large (app.organisers.offline_forms.read_upload).
+    upload_cap = upload_body_cap(settings.offline_import_max_bytes)
     app.add_middleware(
         SecurityMiddleware,
         base_url=settings.base_url,
         secure_cookies=settings.secure_cookies,
         site_name=settings.site_name,
+        large_bodies=((IMPORT_PATH, upload_cap),),
     )
     app.add_middleware(RequestLogMiddleware)
 

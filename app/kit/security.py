@@ -73,12 +73,26 @@ class SecurityMiddleware:
     """Refuses cross-origin writes, issues the workspace's CSRF cookie, adds security headers."""
 
     def __init__(
-        self, app: ASGIApp, *, base_url: str, secure_cookies: bool, site_name: str = ""
+        self,
+        app: ASGIApp,
+        *,
+        base_url: str,
+        secure_cookies: bool,
+        site_name: str = "",
+        large_bodies: tuple[tuple[re.Pattern[str], int], ...] = (),
     ) -> None:
         self.app = app
         self.trusted_origin = _origin_of(base_url)
         self.secure_cookies = secure_cookies
         self.site_name = site_name
+        # Paths that take an upload (a CSV import), each with its own cap on the body.
+        self.large_bodies = large_bodies
+
+    def _body_limit(self, path: str) -> int:
+        for pattern, limit in self.large_bodies:
+            if pattern.fullmatch(path):
+                return limit
+        return MAX_BODY_BYTES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,11 +115,12 @@ class SecurityMiddleware:
             await self._refusal()(scope, receive, send_with_headers)
             return
         declared = headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        limit = self._body_limit(scope["path"])
+        if not declared.isdigit() or int(declared) > limit:
             response = PlainTextResponse("What was sent is too large.", status_code=413)
             await response(scope, receive, send_with_headers)
             return
-        await self.app(scope, _limited(receive), send_with_headers)
+        await self.app(scope, _limited(receive, limit), send_with_headers)
 
     def _refusal(self) -> Response:
         from app.kit.templating import default_environment
@@ -125,7 +140,7 @@ class SecurityMiddleware:
         return f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
 
 
-def _limited(receive: Receive) -> Receive:
+def _limited(receive: Receive, limit: int = MAX_BODY_BYTES) -> Receive:
     """A body sent without Content-Length (chunked) is cut off at the same limit."""
     received = 0
 
@@ -134,7 +149,7 @@ def _limited(receive: Receive) -> Receive:
         message = await receive()
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
-            if received > MAX_BODY_BYTES:
+            if received > limit:
                 return {"type": "http.disconnect"}
         return message
 

@@ -97,12 +97,15 @@ def letter_dashboard(
     if not found:
         raise service.NotAllowed(str(letter_id))
     figures = dashboard(session, letter_id=letter_id, days=DAYS)
-    submitted = figures.confirmed + figures.pending
+    # Offline signatures have no confirmation step: the rate is of those signed online.
+    online = figures.confirmed - figures.offline
+    submitted = online + figures.pending
     goal = found[0].goal
     context = {
         "letter": found[0],
         "figures": figures,
-        "rate": round(100 * figures.confirmed / submitted) if submitted else None,
+        "rate": round(100 * online / submitted) if submitted else None,
+        "online": online,
         "progress": _percent(figures.confirmed, goal) if goal else None,
         "chart": bar_chart(figures.per_day),
         "days": DAYS,

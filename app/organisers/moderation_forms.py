@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from app.kit.i18n import N_
-from app.signatures.models import RuleKind, SignatureState, Visibility
+from app.signatures.models import RuleKind, SignatureSource, SignatureState, Visibility
 from app.signatures.moderation import BulkRule, SignatureFilter, normal_domain
 
-SEARCH_FIELDS = ("name", "domain", "country", "state", "visibility", "from", "until")
+SEARCH_FIELDS = ("name", "domain", "country", "state", "visibility", "source", "from", "until")
 RULE_FIELDS = ("kind", "domain", "window_from", "window_until", "pattern", "reason")
 HIDDEN = "hidden"  # the visibility choice "hidden by an organiser"
 DOMAIN = re.compile(r"^[^\s@/]+\.[^\s@/.]+$")
@@ -84,6 +84,11 @@ def parse_search(data: Mapping[str, str]) -> tuple[TypedForm, SignatureFilter]:
         form.errors["visibility"] = N_("Please choose a visibility from the list.")
     if values["country"] and not re.fullmatch(r"[A-Za-z]{2}", values["country"]):
         form.errors["country"] = N_("Please enter a two-letter country code, like UA.")
+    source = None
+    if values["source"] in {s.value for s in SignatureSource}:
+        source = SignatureSource(values["source"])
+    elif values["source"]:
+        form.errors["source"] = N_("Please choose online or offline.")
     since, until = _day(form, "from"), _day(form, "until")
     wanted = SignatureFilter(
         name=values["name"],
@@ -94,6 +99,7 @@ def parse_search(data: Mapping[str, str]) -> tuple[TypedForm, SignatureFilter]:
         hidden=hidden,
         confirmed_from=_start(since) if since else None,
         confirmed_until=_start(until + timedelta(days=1)) if until else None,
+        source=source,
     )
     return form, wanted
 
