@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 import secrets
-from itertools import islice
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from itertools import islice
 
 from sqlalchemy import Engine, Table, insert
 from sqlalchemy import select as core_select
