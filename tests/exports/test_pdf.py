@@ -8,6 +8,7 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from pypdf import PdfReader
@@ -256,9 +257,9 @@ def test_a_withdrawal_re_renders_only_its_chunk(
 
 
 class CountingHandler(BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         CountingHandler.hits.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
@@ -333,7 +334,7 @@ def test_weasyprint_is_given_a_fetcher_that_refuses_everything_but_our_assets(
         ("ABCD-EFGH-JKM", None),
         ("ABCD-EFGH-JKMU", None),
         ("../../etc/passwd", None),
-        ("ＡＢＣＤ-EFGH-JKMN", None),
+        ("\uff21\uff22\uff23\uff24-EFGH-JKMN", None),
     ],
 )
 def test_verification_codes_as_typed(typed: str, stored: str | None) -> None:
