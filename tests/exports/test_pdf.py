@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -18,6 +19,7 @@ from sqlmodel import col, select
 from app.config import Settings
 from app.db import open_session, utcnow
 from app.exports.pdf import render
+from app.exports.pdf.isolation import RenderLimitExceeded, run_limited
 from app.exports.pdf.models import PdfExportChunk, PdfExportState
 from app.exports.pdf.service import (
     export_progress,
@@ -339,3 +341,22 @@ def test_weasyprint_is_given_a_fetcher_that_refuses_everything_but_our_assets(
 )
 def test_verification_codes_as_typed(typed: str, stored: str | None) -> None:
     assert normal_code(typed) == stored
+
+
+def sleepy(seconds: float) -> str:
+    time.sleep(seconds)
+    return "woke"
+
+
+def greedy(megabytes: int) -> int:
+    return len(bytearray(megabytes * 2**20))
+
+
+def test_rendering_is_stopped_past_its_time_or_memory() -> None:
+    with pytest.raises(RenderLimitExceeded, match="longer than"):
+        run_limited(sleepy, 10, seconds=1, memory_mb=1024)
+    with pytest.raises(RenderLimitExceeded, match="memory"):
+        run_limited(greedy, 3000, seconds=60, memory_mb=1024)
+    # A fresh rendering process takes over after each.
+    assert run_limited(sleepy, 0, seconds=60, memory_mb=1024) == "woke"
+    assert run_limited(greedy, 100, seconds=60, memory_mb=1024) == 100 * 2**20

@@ -23,10 +23,10 @@ from app.letters.models import Letter, Recipient
 class ProgressBar:
     """A bar on a terminal (redrawn in place), a line every few seconds elsewhere."""
 
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
         self.width = width
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self.last_line = 0.0
         self.started = time.monotonic()
 

@@ -8,7 +8,6 @@ place in the document, so the same chunk serves every file and every later expor
 from __future__ import annotations
 
 import io
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,19 +53,22 @@ def assemble_list(chunk_paths: Sequence[Path], target: Path) -> int:
     return pages
 
 
+# The numbers' font, embedded like every font of the file (Debian paths; see the README).
+STAMP_FONT_FILES = (
+    Path("/usr/share/fonts/truetype/noto/NotoSerif-Regular.ttf"),
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"),
+)
+
+
 @lru_cache(maxsize=1)
 def _stamp_font() -> str:
-    """Register a TrueType font for the numbers (embedded, like every font of the file)."""
-    path = subprocess.run(
-        ["fc-match", "-f", "%{file}", "Noto Serif:style=Regular"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    if not path.endswith((".ttf", ".TTF")):
-        path = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
-    pdfmetrics.registerFont(TTFont(STAMP_FONT, path))
-    return STAMP_FONT
+    for path in STAMP_FONT_FILES:
+        if path.exists():
+            pdfmetrics.registerFont(TTFont(STAMP_FONT, str(path)))
+            return STAMP_FONT
+    raise FileNotFoundError(
+        "no font for page numbers: install fonts-noto-core or fonts-dejavu-core"
+    )
 
 
 PAGE_LABELS = {
