@@ -129,6 +129,7 @@ def naive_baseline(names: int) -> tuple[float, int]:
 def _naive(names: int) -> tuple[float, int]:
     """One WeasyPrint document, the names in a bold-name list flowed into three columns."""
     import resource
+
     from markupsafe import escape
     from weasyprint import HTML
 
