@@ -173,6 +173,8 @@ def test_the_letter_names_who_chose_it_and_counts_everyone(
         == "All for all: free the political prisoners and civilian hostages in any peace deal"
     )
     assert reader.trailer["/Root"]["/Lang"] == "en"
+    titles = [item.title for item in reader.outline]  # type: ignore[union-attr]
+    assert titles[1:] == ["Signatories", "Verification"] and titles[0].startswith("All for all")
 
     with open_session(engine) as session:
         loose = file.verification_code.lower().replace("-", " ")

@@ -119,6 +119,7 @@ def _list_recipients(settings: Settings, letter_id: int) -> None:
 
 
 def _copy_out(settings: Settings, files: list, *, out: Path, folder: bool) -> int:  # type: ignore[type-arg]
+    folder = folder or out.is_dir()  # one file, into an existing folder
     if folder:
         out.mkdir(parents=True, exist_ok=True)
     for info in files:
