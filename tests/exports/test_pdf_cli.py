@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import Engine
 from sqlmodel import select
 
 from app.cli import main
+from app.config import Settings
 from app.db import make_engine, open_session
+from app.exports.pdf.local import run_export_here
+from app.exports.pdf.models import PdfExportChunk, PdfExportState
+from app.exports.pdf.service import files_for, start_export
+from app.exports.pdf.synthetic import add_synthetic_signatures
+from app.letters.models import Letter
 from app.signatures.models import Signature, SignatureState, Visibility
 
 
@@ -73,3 +80,28 @@ def test_export_pdf_says_what_is_wrong(cli_env: Path, capsys: pytest.CaptureFixt
     )
     assert "Not a recipient of this letter: 999" in capsys.readouterr().err
     assert not (cli_env / "x.pdf").exists()
+
+
+def test_two_helper_processes_share_one_export(
+    engine: Engine, settings: Settings, letter_slug: str
+) -> None:
+    with open_session(engine, write=True) as session:
+        letter_id = session.exec(select(Letter.id).where(Letter.slug == letter_slug)).one()
+        assert letter_id is not None
+    add_synthetic_signatures(engine, slug=letter_slug, count=200, seed=7)
+    settings = settings.model_copy(update={"pdf_chunk_size": 10})
+    with open_session(engine, write=True) as session:
+        export_id = start_export(
+            session, letter_id=letter_id, recipient_ids=None, requested_by=None
+        )
+        session.commit()
+    progress = run_export_here(settings, export_id=export_id, processes=2, poll_seconds=0.05)
+    assert progress.state is PdfExportState.DONE, progress.error
+    with open_session(engine) as session:
+        chunks = session.exec(
+            select(PdfExportChunk).where(PdfExportChunk.export_id == export_id)
+        ).all()
+        files = files_for(session, export_id)
+    assert len(chunks) == 20 and all(chunk.rendered for chunk in chunks)
+    assert len({chunk.rendered_by for chunk in chunks}) == 2  # each helper took its share
+    assert len(files) == 5 and all(file.finished_at for file in files)
