@@ -4,6 +4,7 @@ not, page numbers across chunks, the chunk cache, and a hostile letter body."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import threading
 import time
@@ -19,6 +20,13 @@ from sqlmodel import col, select
 from app.config import Settings
 from app.db import open_session, utcnow
 from app.exports.pdf import render
+from app.exports.pdf.documents import (
+    FrontMatter,
+    LetterText,
+    RecipientBlock,
+    StatementBlock,
+    Summary,
+)
 from app.exports.pdf.isolation import RenderLimitExceeded, run_limited
 from app.exports.pdf.models import PdfExportChunk, PdfExportState
 from app.exports.pdf.service import (
@@ -362,3 +370,27 @@ def test_rendering_is_stopped_past_its_time_or_memory() -> None:
     # A fresh rendering process takes over after each.
     assert run_limited(sleepy, 0, seconds=60, memory_mb=1024) == "woke"
     assert run_limited(greedy, 100, seconds=60, memory_mb=1024) == 100 * 2**20
+
+
+def test_supporting_statements_are_quoted_with_who_said_them() -> None:
+    front = FrontMatter(
+        site_name="Undersigned",
+        publisher_name="Free Them",
+        publisher_contact="",
+        letter=LetterText(language="en", title="A title", summary="", body_markdown="The text."),
+        recipient=RecipientBlock(
+            name="A Minister", title="", organisation="", postal_lines=["1 Road"], language="en"
+        ),
+        first_signatories=[],
+        statements=[StatementBlock(name="Jane Writer", description="novelist", body="Free them.")],
+        summary=Summary(0, 0, 0, None, None),
+        list_language="en",
+        exported_at=utcnow(),
+        verification_code="ABCD-EFGH-JKMN",
+        verify_url="https://example.org/v",
+    )
+    text = " ".join(
+        (PdfReader(io.BytesIO(render.render_front(front))).pages[0].extract_text()).split()
+    )
+    assert "Supporting statements" in text.title() or "SUPPORTING STATEMENTS" in text
+    assert "Free them." in text and "Jane Writer" in text and "novelist" in text
