@@ -35,13 +35,15 @@ from app.kit.templating import default_environment
 log = logging.getLogger(__name__)
 
 # Bump when the list's template or style changes: every cached chunk is then rendered anew.
-LIST_TEMPLATE_VERSION = "list-7"
+LIST_TEMPLATE_VERSION = "list-8"
 # Names in one paragraph of the list: short paragraphs of running text lay out fast.
 NAMES_PER_PARAGRAPH = 24
 # The base every relative URL in our templates resolves against; only our assets live there.
 ASSET_BASE = "https://assets.undersigned.invalid/"
 # Unicode isolates keep each name's direction to itself (an Arabic name between Latin ones).
 FSI, PDI = "\u2068", "\u2069"
+# Between two names; the no-break space keeps the dot at the end of a line, never the start.
+SEPARATOR = "\u00a0· "
 
 
 class RefusingFetcher(URLFetcher):  # type: ignore[misc]
@@ -117,7 +119,7 @@ def list_chunk_html(entries: Sequence[ListEntry], *, language: str, heading: boo
     paragraphs = []
     for start in range(0, len(entries), NAMES_PER_PARAGRAPH):
         run = entries[start : start + NAMES_PER_PARAGRAPH]
-        paragraphs.append(" · ".join(_entry_html(entry, countries) for entry in run))
+        paragraphs.append(SEPARATOR.join(_entry_html(entry, countries) for entry in run))
     return template.render(heading=heading, paragraphs=paragraphs, **_common(language))
 
 
