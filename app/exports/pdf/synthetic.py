@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Engine, Table, func, insert
 from sqlalchemy import select as core_select
 from sqlmodel import col
 
@@ -103,18 +103,26 @@ VISIBILITIES = (
 
 
 def synthetic_rows(
-    letter_id: int, language: str, count: int, *, seed: int | None = None, days: float = 60.0
+    letter_id: int,
+    language: str,
+    count: int,
+    *,
+    seed: int | None = None,
+    after: datetime | None = None,
+    days: float = 60.0,
 ) -> Iterator[dict[str, object]]:
-    """``count`` rows confirmed in order over the ``days`` before now, one at a time."""
+    """``count`` rows confirmed in order, one at a time: after ``after`` (the letter's latest
+    confirmation, as real signatures only ever arrive at the end) or over the ``days`` before
+    now, until now."""
     rng = random.Random(seed)  # noqa: S311 - made-up names, not secrets
     groups = [group for group in PEOPLE for _ in range(group[0])]
     now = utcnow()
-    start = now - timedelta(days=days)
-    step = timedelta(days=days) / max(count, 1)
+    start = now - timedelta(days=days) if after is None or after >= now else after
+    step = (now - start) / (count + 1)
     for index in range(count):
         _, firsts, lasts, places = rng.choice(groups)
         city, country = rng.choice(places)
-        confirmed = start + step * index
+        confirmed = start + step * (index + 1)
         yield {
             "public_id": secrets.token_hex(16),
             "letter_id": letter_id,
@@ -149,7 +157,15 @@ def add_synthetic_signatures(
     if found is None:
         raise LookupError(slug)
     letter_id, language = found
-    rows = synthetic_rows(letter_id, language, count, seed=seed)
+    with open_session(engine) as session:
+        latest = session.execute(
+            core_select(func.max(col(Signature.confirmed_at))).where(
+                col(Signature.letter_id) == letter_id
+            )
+        ).scalar_one_or_none()
+    if isinstance(latest, str):  # SQLite hands an aggregate back as text
+        latest = datetime.fromisoformat(latest).replace(tzinfo=UTC)
+    rows = synthetic_rows(letter_id, language, count, seed=seed, after=latest)
     done = 0
     while done < count:
         batch = list(islice(rows, BATCH))
