@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.cli import main
 from app.config import Settings
@@ -40,13 +40,23 @@ def test_demo_signatures_then_export_every_recipient(
     engine = make_engine(database_url)
     with open_session(engine) as session:
         rows = session.exec(select(Signature)).all()
-    engine.dispose()
     assert len(rows) == 300 and {row.state for row in rows} == {SignatureState.CONFIRMED}
     assert {row.visibility for row in rows} == set(Visibility)
     names = " ".join(row.name for row in rows)
     for letter in ("и", "م", "ר", "λ"):  # Cyrillic, Arabic, Hebrew, Greek
         assert letter in names
     assert all(row.email_hash is None and row.email_encrypted is None for row in rows)
+    # More of them arrive after the others, as real signatures do.
+    assert main(["demo", "--signatures", "20"]) == 0
+    with open_session(engine) as session:
+        order = session.exec(
+            select(Signature.id).order_by(col(Signature.confirmed_at), col(Signature.id))
+        ).all()
+    assert list(order) == sorted(order) and len(order) == 320
+    with open_session(engine) as session:
+        query = select(Signature.id).where(col(Signature.visibility) != Visibility.COUNTED_ONLY)
+        named = len(session.exec(query).all())
+    engine.dispose()
 
     out = cli_env / "letters"
     assert main(["export-pdf", "all-for-all", "--all", "--out", str(out), "--processes", "2"]) == 0
@@ -60,9 +70,8 @@ def test_demo_signatures_then_export_every_recipient(
         "volodymyr",
     ]
     assert "100%" in printed.err and "done" in printed.err  # the progress bar's last line
-    named = sum(1 for row in rows if row.visibility is not Visibility.COUNTED_ONLY)
     text = " ".join(page.extract_text() or "" for page in PdfReader(files[0]).pages)
-    assert "Signed by 300 people" in " ".join(text.split())
+    assert "Signed by 320 people" in " ".join(text.split())
     assert f"Besides the {named} people named above" in " ".join(text.split())
 
 
