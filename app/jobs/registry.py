@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.exports.pdf import jobs as pdf_jobs
 from app.jobs.worker import Handler, Recurring
 from app.organisers import emails as organiser_emails
 from app.organisers.service import MAIL_SIGN_IN
@@ -24,6 +25,7 @@ HANDLERS: dict[str, Handler] = {
     MAIL_UPDATE: update_emails.send_update_mail,
     webhooks.SCAN: webhooks.run_scan,
     webhooks.DELIVER: webhooks.deliver,
+    **pdf_jobs.HANDLERS,
 }
 
 RECURRING: tuple[Recurring, ...] = (
