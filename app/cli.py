@@ -126,6 +126,17 @@ def run_worker(settings: Settings) -> None:
     engine.dispose()
 
 
+def supervise_workers(settings: Settings, *, processes: int | None) -> int:
+    """N worker processes under one supervisor (app/jobs/supervisor.py)."""
+    from app.jobs.supervisor import LOG_FORMAT, Supervisor, default_process_count
+
+    settings.check_startable()  # once, here, rather than N times in a restart loop
+    settings.resolved_database_url()  # the local default's data folder exists before they start
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    return Supervisor(processes or default_process_count()).run()
+
+
 def rotate_keys(settings: Settings, *, batch_size: int) -> None:
     from app.privacy.rotation import reencrypt_everything
 
@@ -230,6 +241,13 @@ def _add_letters_commands(commands: Any) -> None:
     dump.add_argument("slug", help="the letter's address, as in /letters/SLUG")
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="undersigned", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -245,7 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--no-worker", action="store_true", help="run no job worker (run `undersigned worker`)"
     )
-    commands.add_parser("worker", help="the job worker alone (mail, purges)")
+    worker_parser = commands.add_parser(
+        "worker", help="job worker processes alone (mail, purges, PDF letters)"
+    )
+    worker_parser.add_argument(
+        "--processes",
+        type=_positive,
+        default=None,
+        help="worker processes to run under one supervisor (default: one per core)",
+    )
     rotate_parser = commands.add_parser(
         "rotate-keys",
         help="re-encrypt every stored address with the first of UNDERSIGNED_ENCRYPTION_KEYS",
@@ -273,7 +299,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "serve":
         serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
     elif args.command == "worker":
-        run_worker(settings)
+        return supervise_workers(settings, processes=args.processes)
     elif args.command == "rotate-keys":
         rotate_keys(settings, batch_size=args.batch_size)
     elif args.command == "create-organiser":
