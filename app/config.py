@@ -86,6 +86,14 @@ class Settings(BaseSettings):
 
     signatures_page_size: int = 50
 
+    # PDF letters: files and cached list chunks live under this folder (default
+    # ``data_dir/pdf``). A chunk holds this many places of the list order; rendering one runs
+    # in a child process limited to this much time and address space.
+    pdf_storage_dir: Path | None = None
+    pdf_chunk_size: int = Field(default=4000, ge=1)
+    pdf_render_timeout_seconds: float = Field(default=600.0, gt=0)
+    pdf_render_memory_mb: int = Field(default=2048, ge=64)
+
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
     # sign-in links one account may be sent per hour.
     sign_in_link_minutes: float = 15.0
@@ -156,6 +164,10 @@ class Settings(BaseSettings):
             )
         self.resolved_secret_keys()
         self.keyring()
+
+    @property
+    def pdf_storage_path(self) -> Path:
+        return self.pdf_storage_dir or self.data_dir / "pdf"
 
     @property
     def secure_cookies(self) -> bool:
