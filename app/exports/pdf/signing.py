@@ -1,16 +1,197 @@
-"""The step every finished PDF passes through before it is stored and hashed.
+"""The step every finished PDF passes through before it is stored and hashed: a digital
+signature (PAdES baseline B-B, with pyHanko) when a signing certificate is configured.
 
-Without a signing certificate configured it returns the document unchanged. (The digital
-signature, PAdES with pyHanko, replaces this function's body; the SHA-256 printed on the verify
-page is taken after this step, so it covers the signed file.)
+Without one the document passes unchanged. The SHA-256 printed on the verify page is taken
+after this step, so it covers the signed file. The key is read from the settings' files once
+per process; a key that cannot be read stops the worker at start (``check_signing``), not at
+the end of a long export.
 """
 
 from __future__ import annotations
 
-from app.config import Settings
+import io
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.config import ConfigurationError, Settings
+
+if TYPE_CHECKING:
+    from pyhanko.sign.signers import SimpleSigner
+
+FIELD_NAME = "UndersignedSignature"
+# The visible box (points; PDF user space, origin bottom left): low on the last page, in the
+# bottom margin's left half, clear of the running footer's centre.
+VISIBLE_BOX = (36, 52, 260, 100)
+
+
+@dataclass(frozen=True, slots=True)
+class _KeySource:
+    pkcs12_file: Path | None
+    pkcs12_passphrase: str
+    key_file: Path | None
+    cert_file: Path | None
+    key_passphrase: str
+
+
+def _source(settings: Settings) -> _KeySource | None:
+    """Which key the settings name; None when signing is off. Half a configuration is refused."""
+    if settings.signing_pkcs12_file and (settings.signing_key_file or settings.signing_cert_file):
+        raise ConfigurationError(
+            "Set either UNDERSIGNED_SIGNING_PKCS12_FILE or UNDERSIGNED_SIGNING_KEY_FILE with "
+            "UNDERSIGNED_SIGNING_CERT_FILE, not both."
+        )
+    if bool(settings.signing_key_file) != bool(settings.signing_cert_file):
+        raise ConfigurationError(
+            "UNDERSIGNED_SIGNING_KEY_FILE and UNDERSIGNED_SIGNING_CERT_FILE go together."
+        )
+    if not settings.signing_pkcs12_file and not settings.signing_key_file:
+        return None
+    return _KeySource(
+        pkcs12_file=settings.signing_pkcs12_file,
+        pkcs12_passphrase=settings.signing_pkcs12_passphrase,
+        key_file=settings.signing_key_file,
+        cert_file=settings.signing_cert_file,
+        key_passphrase=settings.signing_key_passphrase,
+    )
+
+
+@lru_cache(maxsize=4)
+def _load_signer(source: _KeySource) -> SimpleSigner:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
+    from pyhanko.sign.signers import SimpleSigner
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    if source.pkcs12_file is not None:
+        where = str(source.pkcs12_file)
+        try:
+            data = source.pkcs12_file.read_bytes()
+            # Read once with `cryptography` first: pyHanko only logs why a file would not load.
+            pkcs12.load_key_and_certificates(data, source.pkcs12_passphrase.encode() or None)
+            signer: SimpleSigner = SimpleSigner.load_pkcs12_data(
+                data, other_certs=(), passphrase=source.pkcs12_passphrase.encode() or None
+            )
+        except (OSError, ValueError, TypeError) as exc:
+            raise ConfigurationError(f"Cannot read the signing key in {where}: {exc}") from exc
+    else:
+        assert source.key_file is not None and source.cert_file is not None
+        where = f"{source.key_file} and {source.cert_file}"
+        try:
+            signer = SimpleSigner(
+                signing_cert=load_cert_from_pemder(str(source.cert_file)),  # type: ignore[no-untyped-call]
+                signing_key=load_private_key_from_pemder(
+                    str(source.key_file), passphrase=source.key_passphrase.encode() or None
+                ),
+                cert_registry=SimpleCertificateStore(),  # type: ignore[no-untyped-call]
+            )
+        except (OSError, ValueError, TypeError) as exc:
+            raise ConfigurationError(f"Cannot read the signing key in {where}: {exc}") from exc
+    if signer.signing_cert is None or signer.signing_key is None:
+        raise ConfigurationError(f"No key and certificate found in {where}")
+    return signer
+
+
+def check_signing(settings: Settings) -> bool:
+    """Whether letters will be signed; raises ConfigurationError, saying what is wrong, if the
+    configured key cannot be used."""
+    source = _source(settings)
+    if source is None:
+        return False
+    _load_signer(source)
+    return True
+
+
+_lock = threading.Lock()
 
 
 def sign_pdf(data: bytes, *, settings: Settings) -> bytes:
     """The document as it will be delivered: signed when a certificate is configured."""
-    del settings  # used once signing exists
-    return data
+    source = _source(settings)
+    if source is None:
+        return data
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.stamp import TextStampStyle
+
+    signer = _load_signer(source)
+    metadata = signers.PdfSignatureMetadata(
+        field_name=FIELD_NAME,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,  # PAdES, not the older adbe.pkcs7.detached
+        name=settings.signing_name or None,
+        reason=settings.signing_reason or None,
+        location=settings.signing_location or None,
+    )
+    field_spec = fields.SigFieldSpec(
+        sig_field_name=FIELD_NAME,
+        on_page=-1,
+        box=VISIBLE_BOX if settings.signing_visible else None,  # no box: an invisible field
+    )
+    stamp = TextStampStyle(
+        # pyHanko's built-in stamp font is Courier, Latin only (an embedded font would need
+        # HarfBuzz); a name it cannot draw stays in the signature, just not in the box.
+        stamp_text=(
+            "Digitally signed by %(signer)s\n%(ts)s"
+            if _drawable(settings.signing_name or signer_name(signer))
+            else "Digitally signed\n%(ts)s"
+        ),
+        timestamp_format="%Y-%m-%d %H:%M %Z",
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    output = io.BytesIO()
+    with _lock:  # a signer object is not documented as safe to share between threads
+        signers.PdfSigner(metadata, signer, new_field_spec=field_spec, stamp_style=stamp).sign_pdf(
+            writer, output=output
+        )
+    return output.getvalue()
+
+
+def signer_name(signer: SimpleSigner) -> str:
+    certificate = signer.signing_cert
+    assert certificate is not None
+    return str(certificate.subject.native.get("common_name") or certificate.subject.human_friendly)
+
+
+def _drawable(text: str) -> bool:
+    return all(32 <= ord(char) < 127 or 160 <= ord(char) < 256 for char in text)
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureSummary:
+    """What the verify page says about a stored file's digital signature."""
+
+    signer: str
+    signed_at: datetime | None
+    covers_whole_file: bool
+
+
+def read_signature(path: Path) -> SignatureSummary | None:
+    """The file's digital signature as embedded (not validated against any trust root), or None
+    when it carries none. Cached per file: a finished file never changes."""
+    stat = path.stat()
+    return _read_signature(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _read_signature(path: str, size: int, mtime_ns: int) -> SignatureSummary | None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    del mtime_ns  # part of the cache key only
+    with open(path, "rb") as file:
+        reader = PdfFileReader(file, strict=False)
+        embedded = reader.embedded_signatures
+        if not embedded:
+            return None
+        last = embedded[-1]
+        certificate = last.signer_cert
+        byte_range = list(last.sig_object["/ByteRange"])
+        return SignatureSummary(
+            signer=str(certificate.subject.native.get("common_name") or "")
+            or certificate.subject.human_friendly,
+            signed_at=last.self_reported_timestamp,
+            covers_whole_file=byte_range[0] == 0 and byte_range[2] + byte_range[3] == size,
+        )
