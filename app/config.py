@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     signing_reason: str = "Delivery of an open letter and its signatures"
     signing_location: str = ""
     signing_visible: bool = False
+    # The public verify page hashes an uploaded PDF as it arrives (never stored); larger files
+    # are checked by pasting their SHA-256. Uploads hashed at once, per process.
+    verify_upload_max_mb: int = Field(default=100, ge=1)
+    verify_uploads_at_once: int = Field(default=2, ge=1)
 
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
     # sign-in links one account may be sent per hour.

@@ -18,6 +18,9 @@ from starlette.routing import Match
 from app.config import STATIC_DIR, Settings
 from app.counters.routes import router as counters_router
 from app.db import make_engine
+from app.exports.pdf.routes import UPLOAD_PATH, upload_limit_bytes
+from app.exports.pdf.routes import router as pdf_verify_router
+from app.exports.pdf.verify import VerificationNotFound
 from app.jobs.worker import JobWorker, start_in_thread
 from app.kit.admission import RETRY_AFTER_SECONDS, AdmissionMiddleware
 from app.kit.i18n import N_
@@ -72,6 +75,15 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
         410,
         N_("This sign-in link is no longer valid"),
         N_("Each link works once. Ask for a new one on the sign-in page."),
+    ),
+    VerificationNotFound: (
+        404,
+        N_("No letter with this code"),
+        N_(
+            "No PDF letter exported from this site has this code. Check the letter's address"
+            " and the code printed at the foot of its pages: three groups of four letters and"
+            " digits."
+        ),
     ),
     LetterClosed: (
         409,
@@ -145,6 +157,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(letters_router)
     app.include_router(signatures_router)
     app.include_router(counters_router)
+    app.include_router(pdf_verify_router)
     app.include_router(second_factor_router)  # before sign_in_router: /sign-in/code
     app.include_router(sign_in_router)
     app.include_router(workspace_router)
@@ -159,9 +172,13 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         max_active=settings.max_active_requests,
         max_queued=settings.max_queued_requests,
         max_wait_seconds=settings.max_queue_seconds,
+        bypass_paths=(UPLOAD_PATH,),
     )
     app.add_middleware(
-        SecurityMiddleware, base_url=settings.base_url, secure_cookies=settings.secure_cookies
+        SecurityMiddleware,
+        base_url=settings.base_url,
+        secure_cookies=settings.secure_cookies,
+        large_bodies=((UPLOAD_PATH, upload_limit_bytes(settings.verify_upload_max_mb)),),
     )
     app.add_middleware(RequestLogMiddleware)
 

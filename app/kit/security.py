@@ -57,8 +57,17 @@ def is_cross_site(headers: MutableHeaders, allowed_origins: set[str]) -> bool:
 class SecurityMiddleware:
     """Rejects cross-site writes, issues the CSRF cookie, and adds security headers."""
 
-    def __init__(self, app: ASGIApp, *, base_url: str, secure_cookies: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        base_url: str,
+        secure_cookies: bool,
+        large_bodies: tuple[tuple[re.Pattern[str], int], ...] = (),
+    ) -> None:
         self.app = app
+        # (path pattern, limit): the few routes that may receive more than MAX_BODY_BYTES.
+        self.large_bodies = large_bodies
         self.allowed_origin = _origin_of(base_url)
         self.secure_cookies = secure_cookies
 
@@ -89,19 +98,22 @@ class SecurityMiddleware:
             )
             await response(scope, receive, send_with_headers)
             return
+        limit = next(
+            (size for path, size in self.large_bodies if path.match(scope["path"])), MAX_BODY_BYTES
+        )
         declared = headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        if not declared.isdigit() or int(declared) > limit:
             response = PlainTextResponse("What was sent is too large.", status_code=413)
             await response(scope, receive, send_with_headers)
             return
-        await self.app(scope, _limited(receive), send_with_headers)
+        await self.app(scope, _limited(receive, limit), send_with_headers)
 
     def _cookie(self, token: str) -> str:
         secure = "; Secure" if self.secure_cookies else ""
         return f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
 
 
-def _limited(receive: Receive) -> Receive:
+def _limited(receive: Receive, limit: int = MAX_BODY_BYTES) -> Receive:
     """A body sent without Content-Length (chunked) is cut off at the same limit."""
     received = 0
 
@@ -110,7 +122,7 @@ def _limited(receive: Receive) -> Receive:
         message = await receive()
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
-            if received > MAX_BODY_BYTES:
+            if received > limit:
                 return {"type": "http.disconnect"}
         return message
 

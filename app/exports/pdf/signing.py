@@ -10,6 +10,7 @@ the end of a long export.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,8 @@ from app.config import ConfigurationError, Settings
 
 if TYPE_CHECKING:
     from pyhanko.sign.signers import SimpleSigner
+
+log = logging.getLogger(__name__)
 
 FIELD_NAME = "UndersignedSignature"
 # The visible box (points; PDF user space, origin bottom left): low on the last page, in the
@@ -169,11 +172,19 @@ class SignatureSummary:
     covers_whole_file: bool
 
 
+class SignatureUnreadable(Exception):
+    """The stored file could not be read as a PDF (it was changed or cut short on disk)."""
+
+
 def read_signature(path: Path) -> SignatureSummary | None:
     """The file's digital signature as embedded (not validated against any trust root), or None
     when it carries none. Cached per file: a finished file never changes."""
     stat = path.stat()
-    return _read_signature(str(path), stat.st_size, stat.st_mtime_ns)
+    try:
+        return _read_signature(str(path), stat.st_size, stat.st_mtime_ns)
+    except Exception as exc:  # whatever pyHanko's parser meets in a damaged file
+        log.warning("cannot read the signature of %s: %s", path.name, type(exc).__name__)
+        raise SignatureUnreadable(path.name) from exc
 
 
 @lru_cache(maxsize=256)
