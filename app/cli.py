@@ -60,7 +60,7 @@ def migrate(settings: Settings) -> None:
         engine.dispose()
 
 
-def demo(settings: Settings) -> None:
+def demo(settings: Settings, *, signatures: int = 0) -> None:
     from app.letters.demo import DEMO_SLUG, create_demo_letter
 
     engine = make_engine(settings.resolved_database_url())
@@ -74,6 +74,10 @@ def demo(settings: Settings) -> None:
     else:  # only `serve` knows its port: it prints the full address when it starts
         where = f"{path} on the address `undersigned serve` prints"
     print(f"Demo letter {'created' if created else 'already there'}: {where}")
+    if signatures:
+        from app.exports.pdf.cli import fill_demo
+
+        fill_demo(settings, count=signatures)
 
 
 def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
@@ -274,6 +278,26 @@ def _positive(value: str) -> int:
     return number
 
 
+def _add_pdf_command(commands: Any) -> None:
+    pdf = commands.add_parser(
+        "export-pdf",
+        help="the letter as a PDF for its recipients, with a progress bar; works with or "
+        "without a running worker (does the work itself on every core)",
+    )
+    pdf.add_argument("slug", help="the letter's address, as in /letters/SLUG")
+    which = pdf.add_mutually_exclusive_group()
+    which.add_argument(
+        "--recipient", type=int, action="append", metavar="ID", help="this recipient (repeatable)"
+    )
+    which.add_argument("--all", action="store_true", help="every recipient, one file each")
+    pdf.add_argument(
+        "--out", required=True, help="the file to write (a folder for --all or several)"
+    )
+    pdf.add_argument(
+        "--processes", type=int, default=None, help="helper processes (default: one per core)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="undersigned", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -282,7 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="bring the database schema up to date (on PostgreSQL one process at a time, "
         "under an advisory lock, so replicas may all run it)",
     )
-    commands.add_parser("demo", help="create the demo letter (running it again changes nothing)")
+    demo_parser = commands.add_parser(
+        "demo", help="create the demo letter (running it again changes nothing)"
+    )
+    demo_parser.add_argument(
+        "--signatures",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also add N synthetic confirmed signatures (no addresses), for demos and benchmarks",
+    )
+    _add_pdf_command(commands)
     serve_parser = commands.add_parser("serve", help="the web app plus an in-process job worker")
     serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve_parser.add_argument("--port", type=int, default=8000, help="port to listen on")
@@ -329,7 +363,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "demo":
-        demo(settings)
+        demo(settings, signatures=args.signatures)
+    elif args.command == "export-pdf":
+        from app.exports.pdf.cli import export_pdf
+
+        return export_pdf(
+            settings,
+            slug=args.slug,
+            recipient_ids=args.recipient,
+            everyone=args.all,
+            out=args.out,
+            processes=args.processes,
+        )
     elif args.command == "serve":
         serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
     elif args.command == "worker":

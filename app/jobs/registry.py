@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.exports.pdf import jobs as pdf_jobs
 from app.jobs.worker import Handler, Recurring
 from app.organisers import emails as organiser_emails
 from app.organisers.service import MAIL_SIGN_IN
@@ -17,6 +18,7 @@ HANDLERS: dict[str, Handler] = {
     MAIL_SIGN_IN: organiser_emails.send_sign_in_mail,
     privacy_jobs.PURGE: privacy_jobs.purge_expired,
     privacy_service.SCRUB: privacy_jobs.scrub_files,
+    **pdf_jobs.HANDLERS,
 }
 
 RECURRING: tuple[Recurring, ...] = (Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),)

@@ -14,6 +14,8 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, string_enum, utcnow
+from app.letters import models as _letters  # noqa: F401 - tables our foreign keys name
+from app.organisers import models as _organisers  # noqa: F401
 from app.signatures.models import Signature
 
 # The order of the delivered list: by confirmation, then id. Every signature that was ever

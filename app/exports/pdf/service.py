@@ -22,8 +22,9 @@ from app.letters.models import Letter, Recipient
 
 PLAN = "pdf.plan"
 RENDER_CHUNK = "pdf.chunk"
+ASSEMBLE_LIST = "pdf.list"
 MERGE_FILE = "pdf.merge"
-JOB_KINDS = (PLAN, RENDER_CHUNK, MERGE_FILE)
+JOB_KINDS = (PLAN, RENDER_CHUNK, ASSEMBLE_LIST, MERGE_FILE)
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is unambiguous.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
