@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # are checked by pasting their SHA-256. Uploads hashed at once, per process.
     verify_upload_max_mb: int = Field(default=100, ge=1)
     verify_uploads_at_once: int = Field(default=2, ge=1)
+    # Organisers download finished PDF letters through links that expire after this.
+    pdf_download_link_minutes: float = Field(default=60.0, gt=0)
 
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
     # sign-in links one account may be sent per hour.

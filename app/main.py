@@ -41,6 +41,7 @@ from app.organisers.auth import SecondFactorRequired, SignInRequired
 from app.organisers.dashboard import router as dashboard_router
 from app.organisers.exports import router as exports_router
 from app.organisers.moderation import router as moderation_router
+from app.organisers.pdf_letters import router as pdf_letters_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(moderation_router)
     app.include_router(exports_router)
     app.include_router(dashboard_router)
+    app.include_router(pdf_letters_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(

@@ -8,17 +8,20 @@ from sqlalchemy import Engine, text
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from app.config import Settings
 from app.db import open_session
 from app.jobs.worker import JobWorker
 from app.organisers.dashboard import router as dashboard_router
 from app.organisers.exports import router as exports_router
 from app.organisers.moderation import router as moderation_router
+from app.organisers.pdf_letters import router as pdf_letters_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.workspace import router as workspace_router
 from app.signatures import moderation
 from app.signatures.models import RuleKind
+from tests.exports.pdf_files import exported
 from tests.helpers import TEST_KEYRING, add_signature, csrf_from
 from tests.organisers.helpers import add_organiser, sign_in
 from tests.smtp import SMTPServer
@@ -43,13 +46,14 @@ FORM = {
     "reason": "Taken over",
     "kind": "pattern",
     "pattern": "Anna",
+    "recipient": "all",
 }
 
 
 def concrete(path: str, letter_id: str) -> str:
-    """A route's path with its letter and with signature, rule or recipient 1 (which exist in
-    the tests)."""
-    for other in ("{signature_id}", "{rule_id}", "{item_id}"):
+    """A route's path with its letter and with signature, rule, recipient, PDF export or file 1
+    (which exist in the tests)."""
+    for other in ("{signature_id}", "{rule_id}", "{item_id}", "{export_id}", "{file_id}"):
         path = path.replace(other, "1")
     return path.replace("{letter_id}", letter_id)
 
@@ -64,6 +68,7 @@ def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
         *moderation_router.routes,
         *exports_router.routes,
         *dashboard_router.routes,
+        *pdf_letters_router.routes,
     ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
@@ -90,12 +95,16 @@ def snapshot(engine: Engine) -> list[object]:
         ]
         signatures = connection.execute(text("SELECT * FROM signatures ORDER BY id")).all()
         rules = connection.execute(text("SELECT * FROM invalidation_rules ORDER BY id")).all()
-    return [letters, sorted(owners), audit, people, signatures, rules]
+        exports = connection.execute(text("SELECT * FROM pdf_exports ORDER BY id")).all()
+        jobs = connection.execute(text("SELECT kind, ref_id FROM jobs ORDER BY id")).all()
+    return [letters, sorted(owners), audit, people, signatures, rules, exports, jobs]
 
 
 @pytest.fixture
-def moderated(engine: Engine, letter_slug: str) -> None:
-    """Signature 1 (named Anna, public) and rule 1 (already run) on the demo letter, letter 1."""
+def moderated(engine: Engine, settings: Settings, letter_slug: str) -> None:
+    """Signature 1 (named Anna, public) and rule 1 (already run) on the demo letter, letter 1;
+    and PDF export 1 of it, finished, with file 1."""
+    exported(engine, settings, letter_slug)
     signature = add_signature(engine, letter_slug, name="Anna Victim", email="anna@example.org")
     add_signature(engine, letter_slug, name="Bob Spam", email="bob@spam.example")
     with open_session(engine, write=True) as session:
