@@ -94,7 +94,9 @@ def start_pdf_export(
         action="export.pdf",
         detail=f"export {export_id}: {which}",
     )
-    return RedirectResponse(f"/organise/letters/{letter_id}/pdf/{export_id}", status_code=303)
+    return RedirectResponse(
+        f"/organise/letters/{letter_id}/pdf/{export_id}?watch=1", status_code=303
+    )
 
 
 def _chosen_recipients(session: SessionDep, *, letter_id: int, form: PdfForm) -> list[int] | None:
@@ -126,7 +128,11 @@ def pdf_export_page(
     organiser: OrganiserDep,
     letter_id: int,
     export_id: int,
+    watch: str = "",
 ) -> Response:
+    """``?watch=1`` (where starting an export leads) reloads the page every few seconds until
+    the export ends, with a link that stops it: a page that reloads itself unasked fails WCAG
+    2.2.1 (technique F41), so without ``watch`` it waits for the organiser's click."""
     service.require_letter(session, organiser=organiser, letter_id=letter_id)
     progress = _export_of_letter(session, letter_id=letter_id, export_id=export_id)
     letter = letters.get_summary_by_id(session, letter_id=letter_id)
@@ -141,7 +147,8 @@ def pdf_export_page(
             for file in files
             if file.finished_at is not None
         },
-        "refresh": None if progress.finished else REFRESH_SECONDS,
+        "refresh": REFRESH_SECONDS if watch == "1" and not progress.finished else None,
+        "page": f"/organise/letters/{letter_id}/pdf/{export_id}",
         "link_minutes": round(app_settings(request).pdf_download_link_minutes),
     }
     return render_page(request, "organise/pdf_export.html", context, form=True)

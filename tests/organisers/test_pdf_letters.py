@@ -87,8 +87,8 @@ def test_start_watch_and_download(
     response = start(organiser, recipient="3")
     assert response.status_code == 303
     location = response.headers["location"]
-    export_id = int(location.rsplit("/", 1)[1])
-    assert location == f"/organise/letters/1/pdf/{export_id}"
+    export_id = int(location.split("?")[0].rsplit("/", 1)[1])
+    assert location == f"/organise/letters/1/pdf/{export_id}?watch=1"
     with open_session(engine) as session:
         progress = export_progress(session, export_id)
     assert progress.state is PdfExportState.QUEUED
@@ -105,6 +105,10 @@ def test_start_watch_and_download(
     assert "Waiting for a worker" in page.text()
     assert download_links(waiting.text) == []
     assert waiting.headers["cache-control"] == "no-store"
+    # Opened again later (from the dashboard): it reloads only when asked to.
+    unasked = parse(organiser.get(location.split("?")[0]).text)
+    assert not [m for m in unasked.find_all("meta") if m.attrs.get("http-equiv") == "refresh"]
+    assert unasked.find("a", href=location) is not None
 
     finish_export(engine, settings, export_id)  # as the merge job leaves it
     done = organiser.get(location)
@@ -160,7 +164,7 @@ def test_the_form_explains_what_is_wrong(
 @pytest.fixture
 def finished_link(organiser: TestClient, engine: Engine, settings: Settings) -> Iterator[str]:
     response = start(organiser, recipient=str(recipient_ids(engine, "all-for-all")[0]))
-    export_id = int(response.headers["location"].rsplit("/", 1)[1])
+    export_id = int(response.headers["location"].split("?")[0].rsplit("/", 1)[1])
     finish_export(engine, settings, export_id)
     [link] = download_links(organiser.get(response.headers["location"]).text)
     yield link
@@ -191,7 +195,7 @@ def test_a_link_for_one_file_opens_no_other(
         session.add(Recipient(letter_id=1, name="Another Recipient"))
         session.commit()
     response = start(organiser, recipient="all")
-    export_id = int(response.headers["location"].rsplit("/", 1)[1])
+    export_id = int(response.headers["location"].split("?")[0].rsplit("/", 1)[1])
     finish_export(engine, settings, export_id)
     other = files_of(engine, export_id)[0]
     assert other.id != file_id
@@ -207,7 +211,7 @@ def test_an_old_link_has_expired(
     organiser: TestClient, engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     response = start(organiser, recipient="3")
-    export_id = int(response.headers["location"].rsplit("/", 1)[1])
+    export_id = int(response.headers["location"].split("?")[0].rsplit("/", 1)[1])
     finish_export(engine, settings, export_id)
     [link] = download_links(organiser.get(response.headers["location"]).text)
     path, token = link.split("?token=")
@@ -230,7 +234,7 @@ def test_an_export_is_seen_only_under_its_own_letter(
     organiser: TestClient, engine: Engine, settings: Settings
 ) -> None:
     response = start(organiser, recipient="3")
-    export_id = int(response.headers["location"].rsplit("/", 1)[1])
+    export_id = int(response.headers["location"].split("?")[0].rsplit("/", 1)[1])
     other_letter = add_letter(engine, "second-letter")
     organise(engine, ORGANISER, other_letter)
     wrong = organiser.get(f"/organise/letters/{other_letter}/pdf/{export_id}")
