@@ -4,6 +4,7 @@ the result valid; one changed byte, or another trust root, and it does not."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import stat
 from pathlib import Path
@@ -168,3 +169,14 @@ def test_a_key_that_cannot_be_used_is_refused_clearly(
 def test_key_file_without_certificate_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="go together"):
         check_signing(Settings(signing_key_file=tmp_path / "key.pem"))
+
+
+def test_signing_works_where_an_event_loop_is_running(certificate_dir: Path) -> None:
+    """pyHanko's sync API starts an event loop of its own; a worker driven from async code (or
+    a script using Playwright's sync API) already has one running in its thread."""
+
+    async def inside_a_loop() -> bytes:
+        return sign_pdf(_document(), settings=_settings(certificate_dir))
+
+    signed = asyncio.run(inside_a_loop())
+    assert _validate(signed, certificate_dir / "certificate.pem").bottom_line

@@ -9,9 +9,11 @@ the end of a long export.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -144,13 +146,24 @@ def sign_pdf(data: bytes, *, settings: Settings) -> bytes:
         ),
         timestamp_format="%Y-%m-%d %H:%M %Z",
     )
-    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-    output = io.BytesIO()
-    with _lock:  # a signer object is not documented as safe to share between threads
-        signers.PdfSigner(metadata, signer, new_field_spec=field_spec, stamp_style=stamp).sign_pdf(
-            writer, output=output
-        )
-    return output.getvalue()
+    pdf_signer = signers.PdfSigner(metadata, signer, new_field_spec=field_spec, stamp_style=stamp)
+
+    def sign() -> bytes:
+        output = io.BytesIO()
+        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+        with _lock:  # a signer object is not documented as safe to share between threads
+            pdf_signer.sign_pdf(writer, output=output)
+        return output.getvalue()
+
+    # pyHanko's sign_pdf runs asyncio.run() inside, which fails in a thread whose event loop
+    # is running (a worker driven from async code, a script using Playwright): sign in a
+    # thread of its own then.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return sign()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-signing") as pool:
+        return pool.submit(sign).result()
 
 
 def signer_name(signer: SimpleSigner) -> str:
