@@ -257,3 +257,59 @@ def test_a_file_larger_than_any_form_is_still_checked(
     assert "It matches" in response.text
     # pyHanko cannot read a file with so much after its end: the page says so, and goes on.
     assert "Not known: the copy kept on this site could not be read" in parse(response.text).text()
+
+
+def test_odd_uploads_are_measured_honestly(
+    client: TestClient, letter_slug: str, export_file
+) -> None:  # type: ignore[no-untyped-def]
+    path = _verify_path(letter_slug, export_file.verification_code)
+    token = csrf_from(client.get(path).text)
+    # Two files: only the first is measured (not both glued together) ...
+    two = client.post(
+        f"{path}/file",
+        data={"csrf_token": token},
+        files=[
+            ("file", ("letter.pdf", PDF_BYTES, "application/pdf")),
+            ("file", ("more.pdf", b"more bytes", "application/pdf")),
+        ],
+    )
+    assert "It matches" in two.text
+    # ... the CSRF field after the file counts too, and thousands of other fields are ignored.
+    boundary = "b0undary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="f{n}"\r\n\r\nx\r\n'.encode()
+        for n in range(20_000)
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n".encode()
+        + PDF_BYTES
+        + b"\r\n"
+    )
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+        f"--{boundary}--\r\n".encode()
+    )
+    many = client.post(
+        f"{path}/file",
+        content=b"".join(parts),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert many.status_code == 200
+    assert "It matches" in many.text
+    # A body cut off before its closing boundary is not measured as if whole.
+    cut = client.post(
+        f"{path}/file",
+        content=b"".join(parts[-2:])[:-30],
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert cut.status_code == 400
+    assert "did not arrive whole" in cut.text
+
+
+def test_the_code_form_redirects_only_within_the_site(client: TestClient) -> None:
+    response = client.get(
+        "/letters/%5Cevil.example/verify", params={"code": "x"}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/letters/")

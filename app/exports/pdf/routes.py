@@ -29,7 +29,7 @@ from app.exports.pdf.verify import (
 )
 from app.kit.i18n import N_
 from app.kit.pages import render_page
-from app.kit.security import CSRF_FIELD, csrf_valid
+from app.kit.security import CSRF_FIELD, csrf_valid, relative_location
 from app.kit.state import app_settings
 
 router = APIRouter()
@@ -43,6 +43,10 @@ UPLOAD_SECONDS = 300
 
 EXPIRED = N_("The form had expired. Please try again.")
 BUSY = N_("Several files are being checked right now. Please try again in a minute.")
+TOO_LARGE = N_(
+    "This file is larger than %(mb)s MB, the most this page checks. Paste its SHA-256"
+    " fingerprint instead (see below)."
+)
 
 
 @dataclass
@@ -97,7 +101,7 @@ def _page(
 def go_to_code(slug: str, code: Annotated[str, Query(max_length=60)] = "") -> Response:
     """The short form on a letter's printout: type the code, land on its page (or a 404)."""
     normal = normal_code(code) or "unknown"
-    return RedirectResponse(f"/letters/{slug}/verify/{normal}", status_code=303)
+    return RedirectResponse(relative_location(f"/letters/{slug}/verify/{normal}"), status_code=303)
 
 
 @router.api_route("/letters/{slug}/verify/{code}", methods=["GET", "HEAD"])
@@ -147,31 +151,32 @@ def _upload_places(request: Request) -> anyio.CapacityLimiter:
 async def check_uploaded_file(request: Request, slug: str, code: str) -> Response:
     """Async, outside the admission line: a slow upload holds no thread and no database
     connection while its bytes arrive, only one of ``verify_uploads_at_once`` places."""
-    export = await anyio.to_thread.run_sync(_find_in_thread, request, slug, code)
-    max_mb = app_settings(request).verify_upload_max_mb
-    declared = request.headers.get("content-length", "")
-    too_large = N_(
-        "This file is larger than %(mb)s MB, the most this page checks. Paste its SHA-256"
-        " fingerprint instead (see below)."
-    )
-    if declared.isdigit() and int(declared) > upload_limit_bytes(max_mb):
-        return _page(request, export, upload_error=too_large, status_code=413)
     places = _upload_places(request)
-    if places.available_tokens < 1:
-        return _page(request, export, upload_error=BUSY, status_code=503)
-    try:
-        async with places:
+    if places.available_tokens < 1:  # refused before any work: no thread, no database
+        return render_page(
+            request,
+            "errors/error.html",
+            {"title": N_("The service is busy"), "message": BUSY},
+            status_code=503,
+        )
+    async with places:
+        export = await anyio.to_thread.run_sync(_find_in_thread, request, slug, code)
+        max_mb = app_settings(request).verify_upload_max_mb
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > upload_limit_bytes(max_mb):
+            return _page(request, export, upload_error=TOO_LARGE, status_code=413)
+        try:
             with anyio.fail_after(UPLOAD_SECONDS):
                 result = await hash_upload(request, max_file_bytes=max_mb * 1024 * 1024)
-    except UploadRefused as exc:
-        return _page(request, export, upload_error=str(exc), status_code=400)
-    except TimeoutError:
-        error = N_("The upload took too long. Paste the file's SHA-256 fingerprint instead.")
-        return _page(request, export, upload_error=error, status_code=408)
+        except UploadRefused as exc:
+            return _page(request, export, upload_error=str(exc), status_code=400)
+        except TimeoutError:
+            error = N_("The upload took too long. Paste the file's SHA-256 fingerprint instead.")
+            return _page(request, export, upload_error=error, status_code=408)
     if not csrf_valid(request, result.fields.get(CSRF_FIELD)):
         return _page(request, export, notice=EXPIRED, status_code=400)
     if result.too_large:
-        return _page(request, export, upload_error=too_large, status_code=413)
+        return _page(request, export, upload_error=TOO_LARGE, status_code=413)
     if result.file is None:
         error = N_("Choose the PDF file to check first.")
         return _page(request, export, upload_error=error, status_code=400)

@@ -16,6 +16,8 @@ from starlette.requests import ClientDisconnect, Request
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 256
+# The only other field read: a body of a million little fields must not become a dict.
+KEPT_FIELDS = frozenset({"csrf_token"})
 
 
 class UploadRefused(Exception):
@@ -58,6 +60,7 @@ class _Collector:
         self.filename_given = False
         self.too_large = False
         self.ended = False
+        self.hashing = False
 
     def on_end(self) -> None:
         self.ended = True
@@ -83,13 +86,15 @@ class _Collector:
         self.part.name = params.get(b"name", b"").decode("utf-8", "replace")
         filename = params.get(b"filename")
         self.part.filename = None if filename is None else filename.decode("utf-8", "replace")
-        if self.part.name == FILE_FIELD and not self.file_seen:
+        # Only the first file part is hashed: two would otherwise be measured as one.
+        self.hashing = self.part.name == FILE_FIELD and not self.file_seen
+        if self.hashing:
             self.file_seen = True
             self.filename_given = bool(self.part.filename)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
-        if self.part.name == FILE_FIELD:
+        if self.hashing:
             self.file_size += len(chunk)
             if self.file_size > self.max_file_bytes:
                 self.too_large = True
@@ -97,7 +102,7 @@ class _Collector:
             self.hasher.update(chunk)
             if len(self.head) < 5:
                 self.head += chunk[: 5 - len(self.head)]
-        else:
+        elif self.part.name in KEPT_FIELDS:
             value = self.fields.setdefault(self.part.name, bytearray())
             if len(value) + len(chunk) <= MAX_FIELD_BYTES:
                 value += chunk
