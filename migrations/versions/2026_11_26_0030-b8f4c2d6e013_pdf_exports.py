@@ -76,6 +76,7 @@ def upgrade() -> None:
         _int("names"),
         _int("pages", nullable=True),
         sa.Column("rendered", sa.Boolean(), nullable=False),
+        sa.Column("rendered_by", sa.String(100), nullable=False),
         _utc("done_at", nullable=True),
         sa.ForeignKeyConstraint(
             ["export_id"],

@@ -4,8 +4,10 @@ not, page numbers across chunks, the chunk cache, and a hostile letter body."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -18,6 +20,14 @@ from sqlmodel import col, select
 from app.config import Settings
 from app.db import open_session, utcnow
 from app.exports.pdf import render
+from app.exports.pdf.documents import (
+    FrontMatter,
+    LetterText,
+    RecipientBlock,
+    StatementBlock,
+    Summary,
+)
+from app.exports.pdf.isolation import RenderLimitExceeded, run_limited
 from app.exports.pdf.models import PdfExportChunk, PdfExportState
 from app.exports.pdf.service import (
     export_progress,
@@ -171,6 +181,8 @@ def test_the_letter_names_who_chose_it_and_counts_everyone(
         == "All for all: free the political prisoners and civilian hostages in any peace deal"
     )
     assert reader.trailer["/Root"]["/Lang"] == "en"
+    titles = [item.title for item in reader.outline]  # type: ignore[union-attr]
+    assert titles[1:] == ["Signatories", "Verification"] and titles[0].startswith("All for all")
 
     with open_session(engine) as session:
         loose = file.verification_code.lower().replace("-", " ")
@@ -339,3 +351,46 @@ def test_weasyprint_is_given_a_fetcher_that_refuses_everything_but_our_assets(
 )
 def test_verification_codes_as_typed(typed: str, stored: str | None) -> None:
     assert normal_code(typed) == stored
+
+
+def sleepy(seconds: float) -> str:
+    time.sleep(seconds)
+    return "woke"
+
+
+def greedy(megabytes: int) -> int:
+    return len(bytearray(megabytes * 2**20))
+
+
+def test_rendering_is_stopped_past_its_time_or_memory() -> None:
+    with pytest.raises(RenderLimitExceeded, match="longer than"):
+        run_limited(sleepy, 10, seconds=1, memory_mb=1024)
+    with pytest.raises(RenderLimitExceeded, match="memory"):
+        run_limited(greedy, 3000, seconds=60, memory_mb=1024)
+    # A fresh rendering process takes over after each.
+    assert run_limited(sleepy, 0, seconds=60, memory_mb=1024) == "woke"
+    assert run_limited(greedy, 100, seconds=60, memory_mb=1024) == 100 * 2**20
+
+
+def test_supporting_statements_are_quoted_with_who_said_them() -> None:
+    front = FrontMatter(
+        site_name="Undersigned",
+        publisher_name="Free Them",
+        publisher_contact="",
+        letter=LetterText(language="en", title="A title", summary="", body_markdown="The text."),
+        recipient=RecipientBlock(
+            name="A Minister", title="", organisation="", postal_lines=["1 Road"], language="en"
+        ),
+        first_signatories=[],
+        statements=[StatementBlock(name="Jane Writer", description="novelist", body="Free them.")],
+        summary=Summary(0, 0, 0, None, None),
+        list_language="en",
+        exported_at=utcnow(),
+        verification_code="ABCD-EFGH-JKMN",
+        verify_url="https://example.org/v",
+    )
+    text = " ".join(
+        (PdfReader(io.BytesIO(render.render_front(front))).pages[0].extract_text()).split()
+    )
+    assert "Supporting statements" in text.title() or "SUPPORTING STATEMENTS" in text
+    assert "Free them." in text and "Jane Writer" in text and "novelist" in text

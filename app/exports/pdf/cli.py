@@ -23,10 +23,10 @@ from app.letters.models import Letter, Recipient
 class ProgressBar:
     """A bar on a terminal (redrawn in place), a line every few seconds elsewhere."""
 
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
         self.width = width
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self.last_line = 0.0
         self.started = time.monotonic()
 
@@ -119,6 +119,7 @@ def _list_recipients(settings: Settings, letter_id: int) -> None:
 
 
 def _copy_out(settings: Settings, files: list, *, out: Path, folder: bool) -> int:  # type: ignore[type-arg]
+    folder = folder or out.is_dir()  # one file, into an existing folder
     if folder:
         out.mkdir(parents=True, exist_ok=True)
     for info in files:

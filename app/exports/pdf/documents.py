@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import import_module
+from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from sqlmodel import Session, col, select
@@ -13,6 +15,13 @@ from sqlmodel import Session, col, select
 from app.letters.models import FirstSignatory, Letter, Recipient
 
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv", "ckb"})
+
+
+@dataclass(frozen=True, slots=True)
+class StatementBlock:
+    name: str
+    description: str
+    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +64,7 @@ class FrontMatter:
     letter: LetterText
     recipient: RecipientBlock
     first_signatories: list[tuple[str, str]]
-    statements: list[tuple[str, str]]  # (who, what) supporting statements; none yet
+    statements: list[StatementBlock]
     summary: Summary
     list_language: str
     exported_at: datetime
@@ -108,7 +117,14 @@ def first_signatories(session: Session, *, letter_id: int) -> list[tuple[str, st
     return [(person.name, person.description) for person in session.exec(query)]
 
 
-def supporting_statements(session: Session, *, letter_id: int) -> list[tuple[str, str]]:
-    """Supporting statements, once letters have them (none are stored today)."""
-    del session, letter_id
-    return []
+def supporting_statements(session: Session, *, letter_id: int) -> list[StatementBlock]:
+    """The letter's supporting statements, in their order. Looked up by name: the table
+    arrives with the statements feature, and a branch without it prints none."""
+    model: Any = getattr(import_module("app.letters.models"), "SupportingStatement", None)
+    if model is None:
+        return []
+    query = select(model).where(model.letter_id == letter_id).order_by(model.position, model.id)
+    return [
+        StatementBlock(name=row.name, description=row.description, body=row.body)
+        for row in session.exec(query)
+    ]

@@ -16,7 +16,9 @@ job sees the last chunk done.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -239,6 +241,7 @@ def _render_chunk(context: JobContext, job: ClaimedJob) -> Outcome:
                 pages=pages,
                 content_hash=digest,
                 rendered=rendered,
+                rendered_by=f"{socket.gethostname()}:{os.getpid()}"[:100] if rendered else "",
                 names=len(entries),
             )
         )

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlmodel import col
@@ -18,9 +19,18 @@ from app.exports.pdf.isolation import limit_this_process
 from app.exports.pdf.service import JOB_KINDS, ExportProgress, export_progress
 from app.jobs.models import Job
 from app.jobs.worker import JobWorker
-from app.mail.sender import make_sender
+from app.mail.sender import MailConnection
 
 log = logging.getLogger(__name__)
+
+
+class NoMail:
+    """The sender of a worker that takes only PDF jobs: it never sends mail."""
+
+    @contextmanager
+    def connect(self) -> Iterator[MailConnection]:
+        raise RuntimeError("a PDF worker sends no mail")
+        yield  # pragma: no cover
 
 
 class PdfJobWorker(JobWorker):
@@ -37,9 +47,7 @@ def _work(settings: Settings, export_id: int) -> None:
         seconds=settings.pdf_render_timeout_seconds, memory_mb=settings.pdf_render_memory_mb
     )
     engine = make_engine(settings.resolved_database_url(), connections=2)
-    worker = PdfJobWorker(
-        engine=engine, settings=settings, sender=make_sender(settings), recurring=()
-    )
+    worker = PdfJobWorker(engine=engine, settings=settings, sender=NoMail(), recurring=())
     try:
         while True:
             if worker.run_due(limit=1):

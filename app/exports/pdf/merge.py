@@ -8,7 +8,6 @@ place in the document, so the same chunk serves every file and every later expor
 from __future__ import annotations
 
 import io
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +37,8 @@ class DocumentInfo:
     language: str
     created_at: datetime
     creator: str
+    list_heading: str = "Signatories"
+    closing_heading: str = "Verification"
 
 
 def assemble_list(chunk_paths: Sequence[Path], target: Path) -> int:
@@ -54,19 +55,22 @@ def assemble_list(chunk_paths: Sequence[Path], target: Path) -> int:
     return pages
 
 
+# The numbers' font, embedded like every font of the file (Debian paths; see the README).
+STAMP_FONT_FILES = (
+    Path("/usr/share/fonts/truetype/noto/NotoSerif-Regular.ttf"),
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"),
+)
+
+
 @lru_cache(maxsize=1)
 def _stamp_font() -> str:
-    """Register a TrueType font for the numbers (embedded, like every font of the file)."""
-    path = subprocess.run(
-        ["fc-match", "-f", "%{file}", "Noto Serif:style=Regular"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    if not path.endswith((".ttf", ".TTF")):
-        path = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
-    pdfmetrics.registerFont(TTFont(STAMP_FONT, path))
-    return STAMP_FONT
+    for path in STAMP_FONT_FILES:
+        if path.exists():
+            pdfmetrics.registerFont(TTFont(STAMP_FONT, str(path)))
+            return STAMP_FONT
+    raise FileNotFoundError(
+        "no font for page numbers: install fonts-noto-core or fonts-dejavu-core"
+    )
 
 
 PAGE_LABELS = {
@@ -116,11 +120,18 @@ def build_file(
 ) -> tuple[bytes, int]:
     """The recipient's file: front, list, closing page; footer and numbers on every page."""
     out = pikepdf.open(list_path) if list_path is not None else pikepdf.new()
+    list_pages = len(out.pages)
     with pikepdf.open(io.BytesIO(front)) as front_pdf, pikepdf.open(io.BytesIO(back)) as back_pdf:
         for index, page in enumerate(front_pdf.pages):
             out.pages.insert(index, page)
         out.pages.extend(back_pdf.pages)
+        front_pages = len(front_pdf.pages)
     total = len(out.pages)
+    with out.open_outline() as outline:  # bookmarks: the letter, the list, the closing page
+        outline.root.append(pikepdf.OutlineItem(info.title, 0))
+        if list_pages:
+            outline.root.append(pikepdf.OutlineItem(info.list_heading, front_pages))
+        outline.root.append(pikepdf.OutlineItem(info.closing_heading, front_pages + list_pages))
     footer_pdf = pikepdf.open(io.BytesIO(footer))
     # One footer object shared by every page (a copy per page would bloat the file).
     footer_form = out.copy_foreign(footer_pdf.pages[0].as_form_xobject())

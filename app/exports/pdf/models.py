@@ -90,8 +90,10 @@ class PdfExportChunk(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     names: int = 0
     pages: int | None = None
-    # Whether it was rendered for this export (False: found in the cache).
+    # Whether it was rendered for this export (False: found in the cache), and by which
+    # worker process (host:pid), for the record.
     rendered: bool = False
+    rendered_by: str = Field(default="", max_length=100)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

@@ -27,6 +27,7 @@ from weasyprint.urls import (  # type: ignore[import-untyped]
     URLFetcherResponse,
 )
 
+from app.config import LOCALES_DIR
 from app.exports.pdf.documents import FrontMatter, is_rtl, safe_locale
 from app.kit.markdown import render_markdown
 from app.kit.templating import default_environment
@@ -34,13 +35,15 @@ from app.kit.templating import default_environment
 log = logging.getLogger(__name__)
 
 # Bump when the list's template or style changes: every cached chunk is then rendered anew.
-LIST_TEMPLATE_VERSION = "list-5"
+LIST_TEMPLATE_VERSION = "list-8"
 # Names in one paragraph of the list: short paragraphs of running text lay out fast.
 NAMES_PER_PARAGRAPH = 24
 # The base every relative URL in our templates resolves against; only our assets live there.
 ASSET_BASE = "https://assets.undersigned.invalid/"
 # Unicode isolates keep each name's direction to itself (an Arabic name between Latin ones).
 FSI, PDI = "\u2068", "\u2069"
+# Between two names; the no-break space keeps the dot at the end of a line, never the start.
+SEPARATOR = "\u00a0· "
 
 
 class RefusingFetcher(URLFetcher):  # type: ignore[misc]
@@ -112,26 +115,35 @@ def _entry_html(entry: ListEntry, countries: dict[str, str]) -> str:
 def list_chunk_html(entries: Sequence[ListEntry], *, language: str, heading: bool) -> str:
     """The chunk's HTML, built by hand: it is the one hot path (a million names)."""
     countries = country_names(language)
-    template = default_environment(safe_locale(language)).get_template("pdf/list.html")
+    template = default_environment(ui_language(language)).get_template("pdf/list.html")
     paragraphs = []
     for start in range(0, len(entries), NAMES_PER_PARAGRAPH):
         run = entries[start : start + NAMES_PER_PARAGRAPH]
-        paragraphs.append(" · ".join(_entry_html(entry, countries) for entry in run))
-    return template.render(
-        language=language, rtl=is_rtl(language), heading=heading, paragraphs=paragraphs
-    )
+        paragraphs.append(SEPARATOR.join(_entry_html(entry, countries) for entry in run))
+    return template.render(heading=heading, paragraphs=paragraphs, **_common(language))
 
 
 def render_list_chunk(entries: Sequence[ListEntry], *, language: str, heading: bool) -> bytes:
     return _html_to_pdf(list_chunk_html(entries, language=language, heading=heading))
 
 
+def ui_language(language: str) -> str:
+    """The language of our own words in a document (headings, the summary): the text's when we
+    have a catalogue for it, else English, with dates and numbers to match the sentence."""
+    base = safe_locale(language)
+    catalogue = LOCALES_DIR / base / "LC_MESSAGES" / "messages.mo"
+    return base if base.startswith("en") or catalogue.exists() else "en"
+
+
 def _common(language: str) -> dict[str, Any]:
+    ui = ui_language(language)
     return {
         "language": language,
         "rtl": is_rtl(language),
-        "number": lambda value: number(value, language),
-        "long_date": lambda value: long_date(value, language),
+        "ui_language": ui,
+        "ui_dir": "rtl" if is_rtl(ui) else "ltr",
+        "number": lambda value: number(value, ui),
+        "long_date": lambda value: long_date(value, ui),
     }
 
 
@@ -139,7 +151,7 @@ def render_front(front: FrontMatter) -> bytes:
     # The document speaks the language of the text it carries (the recipient's when the
     # letter is translated into it): its headings, dates, numbers and page labels.
     language = front.letter.language
-    env = default_environment(safe_locale(language))
+    env = default_environment(ui_language(language))
     html = env.get_template("pdf/front.html").render(
         front=front,
         body_html=render_markdown(front.letter.body_markdown),
@@ -150,7 +162,7 @@ def render_front(front: FrontMatter) -> bytes:
 
 def render_back(front: FrontMatter) -> bytes:
     language = front.letter.language
-    env = default_environment(safe_locale(language))
+    env = default_environment(ui_language(language))
     html = env.get_template("pdf/back.html").render(front=front, **_common(language))
     return _html_to_pdf(html)
 
@@ -158,7 +170,7 @@ def render_back(front: FrontMatter) -> bytes:
 def render_footer(*, title: str, code: str, language: str) -> bytes:
     """A transparent page holding the running footer (title and code), laid out by WeasyPrint
     so any script is shaped right; stamped on every page of the merged file."""
-    env = default_environment(safe_locale(language))
+    env = default_environment(ui_language(language))
     html = env.get_template("pdf/footer.html").render(title=title, code=code, **_common(language))
     return _html_to_pdf(html)
 
