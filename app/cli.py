@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -131,6 +132,42 @@ def run_worker(settings: Settings) -> None:
     engine.dispose()
 
 
+def supervise_workers(settings: Settings, *, processes: int | None) -> int:
+    """N worker processes under one supervisor (app/jobs/supervisor.py)."""
+    from app.exports.pdf.signing import check_signing
+    from app.jobs.supervisor import LOG_FORMAT, Supervisor, default_process_count
+
+    settings.check_startable()  # once, here, rather than N times in a restart loop
+    if check_signing(settings):
+        log.info("PDF letters will be digitally signed")
+    settings.resolved_database_url()  # the local default's data folder exists before they start
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    return Supervisor(processes or default_process_count()).run()
+
+
+def make_signing_cert(settings: Settings, *, out: str, name: str | None) -> int:
+    from app.exports.pdf.certificates import CertificateRefused, make_signing_certificate
+
+    try:
+        made = make_signing_certificate(Path(out), name=name or f"{settings.site_name} (test)")
+    except (CertificateRefused, OSError) as exc:
+        print(f"undersigned: {exc}", file=sys.stderr)
+        return 1
+    print(
+        "A self-signed certificate, FOR TRYING ONLY: PDF readers show letters signed with it\n"
+        "as signed by an unknown signer. Use a certificate from a trusted provider for real\n"
+        f"letters.\n\n  key and certificate: {made.pkcs12_file}\n"
+        f"  its passphrase:      {made.passphrase_file}\n"
+        f"  certificate alone:   {made.certificate_file} (to trust it in a reader)\n"
+        f"  SHA-256 fingerprint: {made.fingerprint_sha256}\n\n"
+        "Sign PDF letters with it by setting, for the workers:\n\n"
+        f"  UNDERSIGNED_SIGNING_PKCS12_FILE={made.pkcs12_file}\n"
+        f'  UNDERSIGNED_SIGNING_PKCS12_PASSPHRASE="$(cat {made.passphrase_file})"'
+    )
+    return 0
+
+
 def rotate_keys(settings: Settings, *, batch_size: int) -> None:
     from app.privacy.rotation import reencrypt_everything
 
@@ -235,6 +272,13 @@ def _add_letters_commands(commands: Any) -> None:
     dump.add_argument("slug", help="the letter's address, as in /letters/SLUG")
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def _add_pdf_command(commands: Any) -> None:
     pdf = commands.add_parser(
         "export-pdf",
@@ -280,13 +324,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--no-worker", action="store_true", help="run no job worker (run `undersigned worker`)"
     )
-    commands.add_parser("worker", help="the job worker alone (mail, purges)")
+    worker_parser = commands.add_parser(
+        "worker", help="job worker processes alone (mail, purges, PDF letters)"
+    )
+    worker_parser.add_argument(
+        "--processes",
+        type=_positive,
+        default=None,
+        help="worker processes to run under one supervisor (default: one per core)",
+    )
     rotate_parser = commands.add_parser(
         "rotate-keys",
         help="re-encrypt every stored address with the first of UNDERSIGNED_ENCRYPTION_KEYS",
     )
     rotate_parser.add_argument(
         "--batch-size", type=int, default=500, help="addresses re-encrypted per transaction"
+    )
+    cert_parser = commands.add_parser(
+        "make-signing-cert",
+        help="write a self-signed certificate for trying signed PDF letters (not for real use)",
+    )
+    cert_parser.add_argument("--out", required=True, help="folder to write the files into")
+    cert_parser.add_argument(
+        "--name", default=None, help="the signer's name (default: SITE_NAME (test))"
     )
     organiser_parser = commands.add_parser(
         "create-organiser", help="create an organiser account (sign in at /organise)"
@@ -320,9 +380,11 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "serve":
         serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
     elif args.command == "worker":
-        run_worker(settings)
+        return supervise_workers(settings, processes=args.processes)
     elif args.command == "rotate-keys":
         rotate_keys(settings, batch_size=args.batch_size)
+    elif args.command == "make-signing-cert":
+        return make_signing_cert(settings, out=args.out, name=args.name)
     elif args.command == "create-organiser":
         return create_organiser(settings, email=args.email, admin=args.admin)
     elif args.command == "letters" and args.letters_command == "load":

@@ -108,6 +108,25 @@ class Settings(BaseSettings):
     pdf_chunk_size: int = Field(default=4000, ge=1)
     pdf_render_timeout_seconds: float = Field(default=600.0, gt=0)
     pdf_render_memory_mb: int = Field(default=2048, ge=64)
+    # Digital signatures on PDF letters (PAdES, app/exports/pdf/signing.py): a PKCS#12 file
+    # and its passphrase, or a private key and certificate in PEM (key passphrase optional).
+    # None set: letters are not signed. The name, reason and location go into the signature;
+    # ``signing_visible`` also draws a box saying who signed on the last page.
+    signing_pkcs12_file: Path | None = None
+    signing_pkcs12_passphrase: str = ""
+    signing_key_file: Path | None = None
+    signing_cert_file: Path | None = None
+    signing_key_passphrase: str = ""
+    signing_name: str = ""
+    signing_reason: str = "Delivery of an open letter and its signatures"
+    signing_location: str = ""
+    signing_visible: bool = False
+    # The public verify page hashes an uploaded PDF as it arrives (never stored); larger files
+    # are checked by pasting their SHA-256. Uploads hashed at once, per process.
+    verify_upload_max_mb: int = Field(default=100, ge=1)
+    verify_uploads_at_once: int = Field(default=2, ge=1)
+    # Organisers download finished PDF letters through links that expire after this.
+    pdf_download_link_minutes: float = Field(default=60.0, gt=0)
 
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
     # sign-in links one account may be sent per hour.

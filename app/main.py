@@ -19,6 +19,9 @@ from app.counters.api import router as api_router
 from app.counters.docs import router as api_docs_router
 from app.counters.routes import router as counters_router
 from app.db import make_engine
+from app.exports.pdf.routes import UPLOAD_PATH, upload_limit_bytes
+from app.exports.pdf.routes import router as pdf_verify_router
+from app.exports.pdf.verify import VerificationNotFound
 from app.jobs.worker import JobWorker, start_in_thread
 from app.kit.admission import RETRY_AFTER_SECONDS, AdmissionMiddleware
 from app.kit.i18n import N_
@@ -43,6 +46,7 @@ from app.organisers.moderation import router as moderation_router
 from app.organisers.offline import IMPORT_PATH
 from app.organisers.offline import router as offline_router
 from app.organisers.offline_forms import upload_body_cap
+from app.organisers.pdf_letters import router as pdf_letters_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
@@ -83,6 +87,15 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
         410,
         N_("This sign-in link is no longer valid"),
         N_("Each link works once. Ask for a new one on the sign-in page."),
+    ),
+    VerificationNotFound: (
+        404,
+        N_("No letter with this code"),
+        N_(
+            "No PDF letter exported from this site has this code. Check the letter's address"
+            " and the code printed at the foot of its pages: three groups of four letters and"
+            " digits."
+        ),
     ),
     LetterClosed: (
         409,
@@ -158,6 +171,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(counters_router)
     app.include_router(api_router)
     app.include_router(api_docs_router)
+    app.include_router(pdf_verify_router)
     app.include_router(second_factor_router)  # before sign_in_router: /sign-in/code
     app.include_router(sign_in_router)
     app.include_router(workspace_router)
@@ -170,6 +184,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(unsubscribe_router)
     app.include_router(webhooks_router)
     app.include_router(offline_router)
+    app.include_router(pdf_letters_router)
     app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(
@@ -177,6 +192,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         max_active=settings.max_active_requests,
         max_queued=settings.max_queued_requests,
         max_wait_seconds=settings.max_queue_seconds,
+        bypass_paths=(UPLOAD_PATH,),
     )
     # A CSV import may be as large as its limit; more is read and dropped, so the page can
     # say the file is too large (app.organisers.offline_forms.read_upload).
@@ -186,7 +202,10 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         base_url=settings.base_url,
         secure_cookies=settings.secure_cookies,
         site_name=settings.site_name,
-        large_bodies=((IMPORT_PATH, upload_cap),),
+        large_bodies=(
+            (IMPORT_PATH, upload_cap),
+            (UPLOAD_PATH, upload_limit_bytes(settings.verify_upload_max_mb)),
+        ),
     )
     app.add_middleware(RequestLogMiddleware)
 

@@ -10,12 +10,14 @@ from sqlalchemy import Engine, text
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from app.config import Settings
 from app.db import open_session
 from app.jobs.worker import JobWorker
 from app.organisers.dashboard import router as dashboard_router
 from app.organisers.exports import router as exports_router
 from app.organisers.moderation import router as moderation_router
 from app.organisers.offline import router as offline_router
+from app.organisers.pdf_letters import router as pdf_letters_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.sign_in import router as sign_in_router
@@ -29,6 +31,7 @@ from app.updates.versions import router as update_versions_router
 from app.updates.workspace import router as updates_router
 from app.webhooks import service as webhooks
 from app.webhooks.routes import router as webhooks_router
+from tests.exports.pdf_files import exported
 from tests.helpers import TEST_KEYRING, add_signature, csrf_from
 from tests.organisers.helpers import add_organiser, sign_in
 from tests.smtp import SMTPServer
@@ -60,12 +63,13 @@ FORM = {
     "method": "Made up",
     "collected_from": "2026-01-01",
     "again": "yes",
+    "recipient": "all",
 }
 
 
 def concrete(path: str, letter_id: str) -> str:
     """A route's path with its letter and with signature, rule, recipient, update, update
-    version, webhook or import 1 (which exist in the tests)."""
+    version, webhook, import, PDF export or file 1 (which exist in the tests)."""
     for other in (
         "{signature_id}",
         "{rule_id}",
@@ -74,6 +78,8 @@ def concrete(path: str, letter_id: str) -> str:
         "{version_id}",
         "{webhook_id}",
         "{import_id}",
+        "{export_id}",
+        "{file_id}",
     ):
         path = path.replace(other, "1")
     return path.replace("{letter_id}", letter_id)
@@ -93,6 +99,7 @@ def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
         *update_versions_router.routes,
         *webhooks_router.routes,
         *offline_router.routes,
+        *pdf_letters_router.routes,
     ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
@@ -129,13 +136,19 @@ def snapshot(engine: Engine) -> list[object]:
             connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
             for table in ("attestations", "offline_imports")
         ]
-    return [letters, sorted(owners), audit, people, signatures, rules, updates, jobs, hooks, paper]
+        exports = connection.execute(text("SELECT * FROM pdf_exports ORDER BY id")).all()
+    return [
+        letters, sorted(owners), audit, people, signatures, rules, updates, jobs, hooks, paper,
+        exports,
+    ]  # fmt: skip
 
 
 @pytest.fixture
-def moderated(engine: Engine, letter_slug: str) -> None:
+def moderated(engine: Engine, settings: Settings, letter_slug: str) -> None:
     """Signature 1 (named Anna, public), rule 1 (already run), update 1, webhook 1 and offline
-    import 1 (Olga, under attestation 1) on the demo letter, letter 1."""
+    import 1 (Olga, under attestation 1) on the demo letter, letter 1; and PDF export 1 of it,
+    finished, with file 1."""
+    exported(engine, settings, letter_slug)
     signature = add_signature(engine, letter_slug, name="Anna Victim", email="anna@example.org")
     add_signature(engine, letter_slug, name="Bob Spam", email="bob@spam.example")
     with open_session(engine, write=True) as session:
