@@ -16,6 +16,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 
 from app.config import STATIC_DIR, Settings
+from app.counters.cache import CounterCache
+from app.counters.fastpath import CounterFastPath
 from app.counters.routes import router as counters_router
 from app.db import make_engine
 from app.jobs.worker import JobWorker, start_in_thread
@@ -164,6 +166,10 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         SecurityMiddleware, base_url=settings.base_url, secure_cookies=settings.secure_cookies
     )
     app.add_middleware(RequestLogMiddleware)
+    # Outermost: counters answered from memory before any other layer runs (it adds the
+    # security headers itself; see app/counters/fastpath.py).
+    app.state.counters = CounterCache(engine=app.state.engine, settings=settings)
+    app.add_middleware(CounterFastPath, cache=app.state.counters)
 
     def known_error(request: Request, exc: Exception) -> Response:
         status, title, message = ERROR_PAGES[type(exc)]
@@ -240,3 +246,9 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     # No connection or SQLite write lock came free in time (app.db): busy, not broken.
     app.add_exception_handler(DatabaseTimeout, database_busy)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """For ``undersigned serve --workers N``: each web process builds its own app (and its own
+    counter cache) from the environment. No migration, no job worker: the parent runs those."""
+    return create_app()

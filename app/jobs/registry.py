@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.config import Settings
+from app.counters import jobs as counter_jobs
 from app.jobs.worker import Handler, Recurring
 from app.organisers import emails as organiser_emails
 from app.organisers.service import MAIL_SIGN_IN
@@ -17,6 +19,13 @@ HANDLERS: dict[str, Handler] = {
     MAIL_SIGN_IN: organiser_emails.send_sign_in_mail,
     privacy_jobs.PURGE: privacy_jobs.purge_expired,
     privacy_service.SCRUB: privacy_jobs.scrub_files,
+    counter_jobs.FOLD: counter_jobs.fold_counts,
 }
 
 RECURRING: tuple[Recurring, ...] = (Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),)
+
+
+def recurring(settings: Settings) -> tuple[Recurring, ...]:
+    """Fixed ones, and the counts' fold, which runs every freshness interval."""
+    fold_every = timedelta(seconds=settings.count_freshness_seconds)
+    return (*RECURRING, Recurring(kind=counter_jobs.FOLD, every=fold_every))

@@ -6,6 +6,8 @@ from fastapi import Request
 from sqlmodel import Session
 from starlette.responses import Response
 
+from app.config import Settings
+from app.counters import service as counters
 from app.kit.pages import render_page
 from app.letters.schemas import LetterPublic
 from app.signatures import service as signatures
@@ -23,7 +25,8 @@ def render_letter_page(
     notice: str = "",
     status_code: int = 200,
 ) -> Response:
-    count = signatures.count_confirmed(session, letter_id=letter.id)
+    count = counters.totals(session, letter_ids=[letter.id])[letter.id]  # lags by seconds
+    settings: Settings = request.app.state.settings
     latest = signatures.latest_public_signers(session, letter_id=letter.id, limit=LATEST_SIGNERS)
     return render_page(
         request,
@@ -35,6 +38,7 @@ def render_letter_page(
             "form": form or empty_form(),
             "countries": country_names(),
             "notice": notice,
+            "embed_codes": counters.embed_codes(base_url=settings.base_url, slug=letter.slug),
         },
         status_code=status_code,
         form=True,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.config import Settings
+from app.counters import service as counters
 from app.db import SessionDep
 from app.kit.pages import render_page
 from app.letters import service
@@ -21,7 +22,7 @@ router = APIRouter()
 @router.api_route("/", methods=["GET", "HEAD"])
 def list_letters(request: Request, session: SessionDep) -> Response:
     letters = service.list_public_letters(session)
-    counts = signatures.counts_confirmed(session, letter_ids=[letter.id for letter in letters])
+    counts = counters.totals(session, letter_ids=[letter.id for letter in letters])
     return render_page(request, "letters/index.html", {"letters": letters, "counts": counts})
 
 

@@ -7,14 +7,17 @@ from starlette.testclient import TestClient
 
 from app.jobs.worker import JobWorker
 from app.signatures.models import SignatureState
-from tests.helpers import address_of, csrf_from, hash_of, links, sign, signatures, text_part
+from tests.helpers import (
+    address_of,
+    count,
+    csrf_from,
+    hash_of,
+    links,
+    sign,
+    signatures,
+    text_part,
+)
 from tests.smtp import SMTPServer
-
-
-def count(client: TestClient, slug: str) -> int:
-    response = client.get(f"/letters/{slug}/count.json")
-    assert response.status_code == 200
-    return int(response.json()["signatures"])
 
 
 def test_sign_mail_confirm_and_count(

@@ -1,0 +1,112 @@
+"""The counters' fast path: plain ASGI in front of the whole framework.
+
+``GET``/``HEAD``/``OPTIONS`` of ``/letters/{slug}/count.json``, ``badge.svg``, ``embed`` and
+``/embed.js`` are answered here from the process's cache (app/counters/cache.py): ready header
+lists and bodies, conditional requests compared against a precomputed ETag, no routing, no
+dependency injection, no thread. The answers carry the site's security headers themselves
+(render.py builds them from app.kit.security's), since the framework's middleware never sees
+them; nor does the request log: like files from a CDN, these are not logged one by one.
+
+Everything else, including these paths with another method, a trailing slash or a slug that
+cannot be one, goes on to the framework, whose routes in routes.py give the same answers.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.counters.cache import KINDS, CounterCache, Overloaded
+from app.counters.render import PREFLIGHT, Prepared
+
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])")
+_EMPTY = {"type": "http.response.body", "body": b""}
+_PREFLIGHT = {"type": "http.response.start", "status": 204, "headers": PREFLIGHT}
+_PREFIX = "/letters/"
+
+
+def not_modified(headers: list[tuple[bytes, bytes]], prepared: Prepared) -> bool:
+    """RFC 9110: If-None-Match (weak comparison) decides when present; else If-Modified-Since."""
+    match = since = None
+    for name, value in headers:
+        if name == b"if-none-match":
+            match = value if match is None else match + b"," + value
+        elif name == b"if-modified-since":
+            since = value
+    if match is not None:
+        if match.strip() == b"*":
+            return True
+        etag = prepared.etag
+        return any(tag.strip().removeprefix(b"W/") == etag for tag in match.split(b","))
+    if since is None or prepared.last_modified_at is None:
+        return False
+    if since == prepared.last_modified:
+        return True
+    try:
+        moment = parsedate_to_datetime(since.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return prepared.last_modified_at <= moment
+
+
+async def answer(scope: Scope, send: Send, prepared: Prepared) -> None:
+    if prepared.etag and not_modified(scope["headers"], prepared):
+        await send(prepared.not_modified)
+        await send(_EMPTY)
+        return
+    await send(prepared.ok)
+    await send(prepared.body if scope["method"] == "GET" else _EMPTY)
+
+
+class CounterFastPath:
+    def __init__(self, app: ASGIApp, *, cache: CounterCache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path == "/embed.js":
+                if await self._script(scope, send):
+                    return
+            elif path.startswith(_PREFIX):
+                slug, _, kind = path[len(_PREFIX) :].partition("/")
+                known = kind in KINDS and SLUG.fullmatch(slug)
+                if known and await self._counter(scope, send, slug, kind):
+                    return
+        await self.app(scope, receive, send)
+
+    async def _script(self, scope: Scope, send: Send) -> bool:
+        method = scope["method"]
+        if method == "OPTIONS":
+            await send(_PREFLIGHT)
+            await send(_EMPTY)
+            return True
+        if method not in ("GET", "HEAD"):
+            return False
+        await answer(scope, send, self.cache.script)
+        return True
+
+    async def _counter(self, scope: Scope, send: Send, slug: str, kind: str) -> bool:
+        method = scope["method"]
+        if method == "OPTIONS":
+            # The same for every slug, so a preflight tells nothing about drafts.
+            await send(_PREFLIGHT)
+            await send(_EMPTY)
+            return True
+        if method not in ("GET", "HEAD"):
+            return False
+        entry = await self.cache.lookup(slug)
+        if isinstance(entry, Overloaded):
+            return False
+        if entry is None:
+            prepared = self.cache.not_found[kind]
+        else:
+            prepared = self.cache.prepared(entry, kind, scope["query_string"])
+        await answer(scope, send, prepared)
+        return True
