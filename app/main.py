@@ -251,4 +251,8 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
 def app_from_environment() -> FastAPI:
     """For ``undersigned serve --workers N``: each web process builds its own app (and its own
     counter cache) from the environment. No migration, no job worker: the parent runs those."""
+    if not logging.getLogger().handlers:  # a fresh process: log as `undersigned` does
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     return create_app()
