@@ -67,6 +67,7 @@ def test_no_page_has_an_accessibility_violation(
     slug = letter_slug
     check("index", lambda: page.goto("/"))
     check("letter", lambda: page.goto(f"/letters/{slug}"))
+    check("letter, embed codes shown", lambda: page.locator(".embed-codes summary").click())
     check("letter with errors", lambda: page.get_by_role("button", name="Sign", exact=True).click())
     page.goto(f"/letters/{slug}")
     page.get_by_label("Full name").fill("Accessible Signer")
@@ -80,6 +81,8 @@ def test_no_page_has_an_accessibility_violation(
     check("signers", lambda: page.goto(f"/letters/{slug}/signatures"))
     check("manage", lambda: page.goto(f"/letters/{slug}/manage"))
     check("not found", lambda: page.goto("/letters/nothing-here"))
+    check("embed", lambda: page.goto(f"/letters/{slug}/embed"))
+    check("embed, dark", lambda: page.goto(f"/letters/{slug}/embed?theme=dark"))
 
     add_organiser(engine, "axe-organiser@example.org", admin=True)
     check("sign in", lambda: page.goto("/organise/sign-in"))
@@ -124,7 +127,7 @@ def test_no_page_has_an_accessibility_violation(
     check("dashboard", lambda: page.goto("/organise/letters/1/dashboard"))
     check("recipients", lambda: page.goto("/organise/letters/1/recipients"))
 
-    assert len(report) == 28
+    assert len(report) == 31
     assert {name: found for name, found in report.items() if found} == {}
 
 

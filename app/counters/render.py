@@ -242,7 +242,6 @@ progress{display:block;width:100%;height:10px;margin:6px 0 2px;accent-color:#2b6
 .sign{display:inline-block;margin-top:8px;padding:6px 14px;border-radius:4px;
 background:#2b6e3f;color:#fff;text-decoration:none;font-weight:600}
 .sign:focus-visible{outline:3px solid #f0b400;outline-offset:2px}
-html.theme-dark .sign{background:#3f9a5a}
 """.strip()
 _EMBED_STYLE_HASH = base64.b64encode(hashlib.sha256(EMBED_CSS.encode()).digest()).decode()
 EMBED_CSP = (
