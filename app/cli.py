@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config import MIGRATIONS_DIR, ConfigurationError, Settings
 from app.db import make_engine, open_session
 from app.kit.logging import install_redaction
+from app.kit.serving import HTTP_PROTOCOL
 from app.privacy.keys import KeyMaterialError
 
 log = logging.getLogger("undersigned")
@@ -100,7 +101,7 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool, worker
     # The worker lives in the app's lifespan, so a SIGTERM stops it cleanly before exit.
     app = create_app(settings, job_worker=with_worker)
     # Our own request log (app.kit.logging) names routes, never tokens or addresses.
-    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True)
+    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True, http=HTTP_PROTOCOL)
 
 
 def _serve_processes(
@@ -131,6 +132,10 @@ def _serve_processes(
             port=port,
             access_log=False,
             proxy_headers=True,
+            http=HTTP_PROTOCOL,  # TCP_NODELAY: see app/kit/serving.py
+            # A process that starts slowly on a busy machine is not a dead one (uvicorn's
+            # default, 5 s, kills and restarts it over and over).
+            timeout_worker_healthcheck=60,
         )
     finally:
         if running is not None:

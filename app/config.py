@@ -87,8 +87,8 @@ class Settings(BaseSettings):
     signatures_page_size: int = 50
 
     # Public counts (count.json, badge, embed, pages) lag the signatures by at most about this
-    # much: the job that folds new signatures into the counts runs this often, each web process
-    # re-reads the counts this often, and caches may keep a counter this long.
+    # much: the job that folds new signatures into the counts runs twice per interval, each web
+    # process re-reads the counts four times; HTTP caches may keep a counter this long.
     count_freshness_seconds: float = Field(default=5.0, ge=0.5, le=3600)
 
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many

@@ -1,5 +1,6 @@
 """Each web process keeps every counter it has served as ready bytes, and re-reads the counts of
-those letters at most once per freshness interval, in one query, off the event loop.
+those letters at most four times per freshness interval (so the public count stays within one
+interval of the signatures, with the fold job's half), in one query, off the event loop.
 
 Between refreshes a request touches no database and no thread: it finds its bytes in a dict.
 The first request after the interval starts the refresh and waits for it (a few milliseconds);
@@ -27,6 +28,9 @@ from app.counters.service import CounterSnapshot, counter_snapshots
 from app.db import open_session
 
 log = logging.getLogger(__name__)
+
+# The share of the freshness interval between two reads of the counts (see app/counters/jobs.py).
+REREAD_SHARE = 0.25
 
 KINDS = ("count.json", "badge.svg", "embed")
 
@@ -63,6 +67,7 @@ class CounterCache:
         self.engine = engine
         self.base_url = settings.base_url
         self.freshness = settings.count_freshness_seconds
+        self.reread = self.freshness * REREAD_SHARE
         self.policy = Policy.for_freshness(self.freshness)
         self.clock = clock
         self.max_letters = max_letters
@@ -106,7 +111,7 @@ class CounterCache:
 
     async def _refresh(self, now: float) -> None:
         # Set first: requests arriving during the query serve what is there.
-        self._next_refresh = now + self.freshness
+        self._next_refresh = now + self.reread
         ids = [entry.snapshot.letter_id for entry in self._letters.values()]
         if not ids:
             return
@@ -141,7 +146,7 @@ class CounterCache:
         if not found:
             if len(self._missing) >= self.max_missing:
                 self._missing.clear()
-            self._missing[slug] = self.clock() + self.freshness
+            self._missing[slug] = self.clock() + self.reread
             return None
         entry = self._letters.get(slug)
         if entry is None:

@@ -1,4 +1,8 @@
-"""The recurring job that keeps the counts: every freshness interval, fold the new deltas."""
+"""The recurring job that keeps the counts: fold the new deltas, twice per freshness interval.
+
+The public count may lag the signatures by one freshness interval (``COUNT_FRESHNESS_SECONDS``)
+end to end: half of it for this job (plus the worker's poll), a quarter for the web processes'
+cache (app/counters/cache.py), and the rest as margin."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlmodel import col
 
+from app.config import Settings
 from app.counters.service import fold_pending
 from app.db import open_session, utcnow
 from app.jobs.models import Job, JobState
@@ -16,6 +21,11 @@ FOLD = "counters.fold"
 # Finished fold jobs are forgotten after this (one row every few seconds would otherwise pile
 # up until the retention purge).
 KEEP_FINISHED = timedelta(minutes=10)
+FOLD_SHARE = 0.5
+
+
+def fold_every(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.count_freshness_seconds * FOLD_SHARE)
 
 
 def fold_counts(context: JobContext, job: ClaimedJob) -> Outcome:

@@ -26,6 +26,5 @@ RECURRING: tuple[Recurring, ...] = (Recurring(kind=privacy_jobs.PURGE, every=tim
 
 
 def recurring(settings: Settings) -> tuple[Recurring, ...]:
-    """Fixed ones, and the counts' fold, which runs every freshness interval."""
-    fold_every = timedelta(seconds=settings.count_freshness_seconds)
-    return (*RECURRING, Recurring(kind=counter_jobs.FOLD, every=fold_every))
+    """Fixed ones, and the counts' fold, which runs twice per freshness interval."""
+    return (*RECURRING, Recurring(kind=counter_jobs.FOLD, every=counter_jobs.fold_every(settings)))
