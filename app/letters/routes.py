@@ -50,7 +50,7 @@ def list_signers(
         {
             "letter": letter,
             "result": signers,
-            "count": signatures.count_confirmed(session, letter_id=letter.id),
+            "count": counters.totals(session, letter_ids=[letter.id])[letter.id],
             "countries": country_names(),
         },
         no_store=True,
