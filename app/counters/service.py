@@ -22,6 +22,7 @@ from sqlmodel import Session, and_, col
 
 from app.counters.models import CountDelta, LetterCount, LetterCountryCount, LetterDayCount
 from app.db import open_session, utcnow
+from app.kit.i18n import N_
 from app.letters.models import Letter, LetterStatus
 from app.signatures.models import Signature, SignatureState, Visibility
 
@@ -373,7 +374,7 @@ def _recount_one(engine: Engine, letter_id: int, *, attempts: int = 5) -> tuple[
 @dataclass(frozen=True, slots=True)
 class EmbedCode:
     key: str
-    label: str  # marked for translation by the caller's template
+    label: str  # translated by the template that shows it
     code: str
 
 
@@ -383,18 +384,18 @@ def embed_codes(*, base_url: str, slug: str) -> list[EmbedCode]:
     return [
         EmbedCode(
             "iframe",
-            "A counter in a frame (no script)",
+            N_("A counter in a frame (no script)"),
             f'<iframe src="{letter}/embed" title="Signatures" width="320" height="150" '
             'style="border:0" loading="lazy"></iframe>',
         ),
         EmbedCode(
             "script",
-            "A live counter (script)",
+            N_("A live counter (script)"),
             f'<div data-letter="{slug}"></div>\n<script src="{base_url}/embed.js" async></script>',
         ),
         EmbedCode(
             "badge",
-            "A badge (image)",
+            N_("A badge (image)"),
             f'<a href="{letter}"><img src="{letter}/badge.svg" alt="Signatures"></a>',
         ),
     ]
