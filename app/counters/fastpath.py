@@ -13,6 +13,7 @@ cannot be one, goes on to the framework, whose routes in routes.py give the same
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -22,8 +23,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.counters.cache import KINDS, CounterCache, Overloaded
 from app.counters.render import PREFLIGHT, Prepared
 
+log = logging.getLogger(__name__)
+
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])")
-_EMPTY = {"type": "http.response.body", "body": b""}
+_EMPTY: dict[str, object] = {"type": "http.response.body", "body": b""}
 _PREFLIGHT = {"type": "http.response.start", "status": 204, "headers": PREFLIGHT}
 _PREFIX = "/letters/"
 
@@ -54,13 +57,21 @@ def not_modified(headers: list[tuple[bytes, bytes]], prepared: Prepared) -> bool
     return prepared.last_modified_at <= moment
 
 
-async def answer(scope: Scope, send: Send, prepared: Prepared) -> None:
+async def answer(scope: Scope, send: Send, prepared: Prepared, *, private: bool = False) -> None:
+    """Sends the prepared messages as they are. ``private``: send copies, for a ``send`` that
+    may change what it is given (the framework's middleware adds headers in place)."""
+    start: dict[str, object]
+    body: dict[str, object]
     if prepared.etag and not_modified(scope["headers"], prepared):
-        await send(prepared.not_modified)
-        await send(_EMPTY)
-        return
-    await send(prepared.ok)
-    await send(prepared.body if scope["method"] == "GET" else _EMPTY)
+        start, body = prepared.not_modified, _EMPTY
+    else:
+        start = prepared.ok
+        body = prepared.body if scope["method"] == "GET" else _EMPTY
+    if private:
+        start = {**start, "headers": list(start["headers"])}  # type: ignore[call-overload]
+        body = dict(body)
+    await send(start)
+    await send(body)
 
 
 class CounterFastPath:
@@ -101,12 +112,17 @@ class CounterFastPath:
             return True
         if method not in ("GET", "HEAD"):
             return False
-        entry = await self.cache.lookup(slug)
-        if isinstance(entry, Overloaded):
+        try:
+            entry = await self.cache.lookup(slug)
+            if isinstance(entry, Overloaded):
+                return False
+            if entry is None:
+                prepared = self.cache.not_found[kind]
+            else:
+                prepared = self.cache.prepared(entry, kind, scope["query_string"])
+        except Exception:
+            # Nothing sent yet: the framework answers, with its error page and headers.
+            log.exception("counters: the fast path failed; handing the request on")
             return False
-        if entry is None:
-            prepared = self.cache.not_found[kind]
-        else:
-            prepared = self.cache.prepared(entry, kind, scope["query_string"])
         await answer(scope, send, prepared)
         return True

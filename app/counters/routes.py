@@ -26,7 +26,7 @@ class _PreparedResponse(Response):
         super().__init__()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await answer(scope, send, self.prepared)
+        await answer(scope, send, self.prepared, private=True)
 
 
 async def _counter(request: Request, slug: str, kind: str) -> Response:
