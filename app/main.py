@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as DatabaseTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from app.config import STATIC_DIR, Settings
 from app.counters.cache import CounterCache
@@ -123,12 +124,25 @@ async def _run_job_worker(app: FastAPI) -> AsyncIterator[None]:
         thread.join(timeout=30)
 
 
+class UndersignedApp(FastAPI):
+    """The app, with the counters' fast path in front of everything, Starlette's error layer
+    included (the fast path handles its own failures by handing the request on)."""
+
+    counter_fast_path: CounterFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.counter_fast_path
+        if fast is not None and await fast.handle(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, job_worker: bool = False) -> FastAPI:
     """``job_worker`` runs the job worker (mail, purges) in a thread for the app's lifetime."""
     settings = settings or Settings()
     settings.check_startable()
     install_redaction()  # no log line carries an address or a token, tracebacks included
-    app = FastAPI(
+    app = UndersignedApp(
         title=settings.site_name,
         redirect_slashes=False,  # see _redirect_without_trailing_slash
         dependencies=[Depends(refuse_odd_charsets)],
@@ -166,10 +180,10 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         SecurityMiddleware, base_url=settings.base_url, secure_cookies=settings.secure_cookies
     )
     app.add_middleware(RequestLogMiddleware)
-    # Outermost: counters answered from memory before any other layer runs (it adds the
-    # security headers itself; see app/counters/fastpath.py).
+    # Outermost, before Starlette's own layers: counters answered from memory (with the
+    # security headers they need; see app/counters/fastpath.py).
     app.state.counters = CounterCache(engine=app.state.engine, settings=settings)
-    app.add_middleware(CounterFastPath, cache=app.state.counters)
+    app.counter_fast_path = CounterFastPath(cache=app.state.counters)
 
     def known_error(request: Request, exc: Exception) -> Response:
         status, title, message = ERROR_PAGES[type(exc)]

@@ -240,6 +240,76 @@ def measure(
     return ratios
 
 
+def in_process_costs(url: str, workdir: Path, env: dict[str, str]) -> None:
+    """CPU per request inside one process, without a network or a server: the whole app (fast
+    path first) against a bare ASGI app sending the same bytes. Independent of the machine's
+    load, unlike the rates: what the fast path adds to what uvicorn itself costs."""
+    import asyncio
+
+    from app.config import Settings
+    from app.main import create_app
+
+    settings = Settings(
+        database_url=url,
+        data_dir=workdir,
+        base_url=env["UNDERSIGNED_BASE_URL"],
+        secret_keys=[env["UNDERSIGNED_SECRET_KEYS"]],
+        encryption_keys=[env["UNDERSIGNED_ENCRYPTION_KEYS"]],
+        hash_key=env["UNDERSIGNED_HASH_KEY"],
+        smtp_host="127.0.0.1",
+    )
+    app = create_app(settings)
+    path = f"/letters/{DEMO_SLUG}/count.json"
+
+    def scope(target: str, headers: list[tuple[bytes, bytes]]) -> dict[str, object]:
+        return {
+            "type": "http", "method": "GET", "path": target, "raw_path": target.encode(),
+            "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
+            "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "asgi": {"version": "3.0"},
+            "headers": [(b"host", b"127.0.0.1"), (b"user-agent", b"wrk"), *headers],
+        }  # fmt: skip
+
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def keep(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def discard(message: dict[str, object]) -> None:
+        pass
+
+    async def bare(scope: object, receive: object, send: object) -> None:
+        await discard(start)
+        await discard(body)
+
+    async def per_request(target: object, template: dict[str, object], n: int = 20_000) -> float:
+        began = time.perf_counter()
+        for _ in range(n):
+            await target(dict(template), receive, discard)  # type: ignore[operator]
+        return (time.perf_counter() - began) / n * 1e6
+
+    async def main() -> None:
+        await app(scope(path, []), receive, keep)
+        etag = dict(sent[0]["headers"])[b"etag"]  # type: ignore[call-overload]
+        figures = {
+            "bare ASGI": await per_request(bare, scope("/", [])),
+            "count.json": await per_request(app, scope(path, [])),
+            "304": await per_request(app, scope(path, [(b"if-none-match", etag)])),
+            "badge.svg": await per_request(app, scope(path.replace("count.json", "badge.svg"), [])),
+        }  # fmt: skip
+        print(
+            "  in-process CPU per request: "
+            + ", ".join(f"{k} {v:.1f} µs" for k, v in figures.items())
+        )
+
+    start: dict[str, object] = {"type": "http.response.start", "status": 200, "headers": []}
+    body: dict[str, object] = {"type": "http.response.body", "body": b"x" * 100}
+    asyncio.run(main())
+    app.state.engine.dispose()
+
+
 def run_size(
     size: int, *, engine: Engine, letter_id: int, base: str, args: argparse.Namespace,
     serve: list[str], env: dict[str, str], workdir: Path,
@@ -324,6 +394,7 @@ def run(args: argparse.Namespace) -> None:
                 size, engine=engine, letter_id=letter_id, base=base, args=args, serve=serve,
                 env=env, workdir=workdir,
             )  # fmt: skip
+            in_process_costs(url, workdir, env)
         print(f"\nload average after: {os.getloadavg()}")
         engine.dispose()
 

@@ -75,22 +75,30 @@ async def answer(scope: Scope, send: Send, prepared: Prepared, *, private: bool 
 
 
 class CounterFastPath:
-    def __init__(self, app: ASGIApp, *, cache: CounterCache) -> None:
+    """``handle`` answers a request it knows and returns True; as ASGI middleware (``app``
+    given) it hands every other request on. main.py calls ``handle`` before Starlette's own
+    outermost layer runs, which saves that layer's cost on every counter request."""
+
+    def __init__(self, app: ASGIApp | None = None, *, cache: CounterCache) -> None:
         self.app = app
         self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            if path == "/embed.js":
-                if await self._script(scope, send):
-                    return
-            elif path.startswith(_PREFIX):
-                slug, _, kind = path[len(_PREFIX) :].partition("/")
-                known = kind in KINDS and SLUG.fullmatch(slug)
-                if known and await self._counter(scope, send, slug, kind):
-                    return
-        await self.app(scope, receive, send)
+        if not await self.handle(scope, send):
+            assert self.app is not None
+            await self.app(scope, receive, send)
+
+    async def handle(self, scope: Scope, send: Send) -> bool:
+        if scope["type"] != "http":
+            return False
+        path: str = scope["path"]
+        if path == "/embed.js":
+            return await self._script(scope, send)
+        if path.startswith(_PREFIX):
+            slug, _, kind = path[len(_PREFIX) :].partition("/")
+            if kind in KINDS and SLUG.fullmatch(slug):
+                return await self._counter(scope, send, slug, kind)
+        return False
 
     async def _script(self, scope: Scope, send: Send) -> bool:
         method = scope["method"]
