@@ -40,10 +40,14 @@ def not_modified(headers: list[tuple[bytes, bytes]], prepared: Prepared) -> bool
         elif name == b"if-modified-since":
             since = value
     if match is not None:
-        if match.strip() == b"*":
-            return True
         etag = prepared.etag
-        return any(tag.strip().removeprefix(b"W/") == etag for tag in match.split(b","))
+        if match == etag or match == b"*":  # what browsers and caches send, compared at once
+            return True
+        for tag in match.split(b","):
+            tag = tag.strip()
+            if tag == b"*" or tag.removeprefix(b"W/") == etag:
+                return True
+        return False
     if since is None or prepared.last_modified_at is None:
         return False
     if since == prepared.last_modified:
