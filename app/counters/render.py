@@ -142,7 +142,10 @@ def normal_locale(raw: str | None, default: str) -> str:
 
 
 def choice_from(query_string: bytes, *, default_locale: str) -> Choice:
-    values = dict(parse_qsl(query_string.decode("latin-1"), max_num_fields=8))
+    try:
+        values = dict(parse_qsl(query_string.decode("latin-1"), max_num_fields=8))
+    except ValueError:  # more fields than any of ours: none of them is read
+        values = {}
     theme = values.get("theme", "light")
     return Choice(
         locale=normal_locale(values.get("lang"), default_locale),

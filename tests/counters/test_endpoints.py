@@ -272,6 +272,11 @@ def test_odd_requests(client: TestClient, counted: str) -> None:
     ):
         response = client.get(path)
         assert response.status_code == 404, path
+    many = "&".join(f"f{n}=x" for n in range(50)) + "&theme=dark"
+    for endpoint in ("badge.svg", "embed"):
+        crowded = client.get(f"/letters/{counted}/{endpoint}?{many}")
+        assert crowded.status_code == 200
+        assert crowded.content == client.get(f"/letters/{counted}/{endpoint}").content
     # Cache busters and junk in the query share the one answer.
     plain = client.get(f"/letters/{counted}/count.json")
     busted = client.get(f"/letters/{counted}/count.json?_=123&%ff=%00")
