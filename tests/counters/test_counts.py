@@ -265,3 +265,44 @@ def test_the_triggers_are_in_place(engine: Engine) -> None:
     assert (delta.letter_id, delta.delta, delta.named) == (letter_id, 1, True)
     assert delta.day == (signature.confirmed_at or utcnow()).date()
     assert isinstance(delta.day, date)
+
+
+def test_folds_running_at_once_count_each_change_once(engine: Engine) -> None:
+    """Several workers may fold at the same moment (a slow fold overlapping the next period):
+    each delta is taken by one of them, and the result is what a recount finds."""
+    import threading
+
+    letter_id = add_letter(engine, "crowded")
+    with open_session(engine, write=True) as session:
+        for n in range(300):  # one statement each: one delta row each
+            session.execute(
+                text(
+                    "INSERT INTO signatures (public_id, letter_id, name, affiliation, city,"
+                    " country, language, visibility, may_contact, state, mails_in_window,"
+                    " created_at, confirmed_at, invalidated_reason) VALUES (:p, :l, 'A B', '',"
+                    " '', :c, 'en', 'public', false, 'confirmed', 0, :t, :t, '')"
+                ),
+                {"p": f"crowd{n}", "l": letter_id, "c": ["SE", "NO", "FI"][n % 3], "t": utcnow()},
+            )
+        session.commit()
+    assert pending_deltas(engine) == 300
+    failures: list[BaseException] = []
+
+    def fold() -> None:
+        try:
+            fold_pending(engine, batch=7)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=fold) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert pending_deltas(engine) == 0
+    counts = counts_of(engine, letter_id)
+    assert (counts.total, counts.named) == (300, 300)
+    assert counts.by_country == {"FI": 100, "NO": 100, "SE": 100}
+    [check] = recount(engine, slug="crowded")
+    assert check.before == check.after == 300
