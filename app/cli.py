@@ -1,9 +1,11 @@
-"""The ``undersigned`` command: migrate, demo, serve, worker, letters load and dump, webhooks."""
+"""The ``undersigned`` command: migrate, demo, serve, worker, recount, letters load and dump,
+webhooks."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config import MIGRATIONS_DIR, ConfigurationError, Settings
 from app.db import make_engine, open_session
 from app.kit.logging import install_redaction
+from app.kit.serving import HTTP_PROTOCOL
 from app.privacy.keys import KeyMaterialError
 from app.webhooks import cli as webhooks_cli
 
@@ -81,7 +84,12 @@ def demo(settings: Settings, *, signatures: int = 0) -> None:
         fill_demo(settings, count=signatures)
 
 
-def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
+def default_workers() -> int:
+    """One web process per core this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def serve(settings: Settings, *, host: str, port: int, with_worker: bool, workers: int = 1) -> None:
     import uvicorn
 
     from app.main import create_app
@@ -94,10 +102,54 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> Non
     _print_addresses(settings, host=host, port=port)
     if not settings.smtp_host:
         print("No UNDERSIGNED_SMTP_HOST set: mail is printed here instead of sent.")
+    if workers > 1:
+        _serve_processes(settings, host=host, port=port, with_worker=with_worker, workers=workers)
+        return
     # The worker lives in the app's lifespan, so a SIGTERM stops it cleanly before exit.
     app = create_app(settings, job_worker=with_worker)
     # Our own request log (app.kit.logging) names routes, never tokens or addresses.
-    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True)
+    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True, http=HTTP_PROTOCOL)
+
+
+def _serve_processes(
+    settings: Settings, *, host: str, port: int, with_worker: bool, workers: int
+) -> None:
+    """``workers`` web processes on one socket (uvicorn's supervisor), each with its own app
+    and counter cache built from the environment; the job worker runs here, once. Nothing in
+    the web processes migrates or creates data, so nothing runs N times at once."""
+    import uvicorn
+
+    from app.jobs.worker import JobWorker, start_in_thread
+    from app.mail.sender import make_sender
+
+    settings.check_startable()  # here, once: key files are created before the processes start
+    # The web processes read their settings from the environment: hand on what serve decided.
+    os.environ["UNDERSIGNED_BASE_URL"] = settings.base_url
+    engine = make_engine(settings.resolved_database_url())
+    running = None
+    if with_worker:
+        worker = JobWorker(engine=engine, settings=settings, sender=make_sender(settings))
+        running = start_in_thread(worker)
+    try:
+        uvicorn.run(
+            "app.main:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            access_log=False,
+            proxy_headers=True,
+            http=HTTP_PROTOCOL,  # TCP_NODELAY: see app/kit/serving.py
+            # A process that starts slowly on a busy machine is not a dead one (uvicorn's
+            # default, 5 s, kills and restarts it over and over).
+            timeout_worker_healthcheck=60,
+        )
+    finally:
+        if running is not None:
+            thread, stop = running
+            stop.set()
+            thread.join(timeout=30)
+        engine.dispose()
 
 
 def _print_addresses(settings: Settings, *, host: str, port: int) -> None:
@@ -117,6 +169,29 @@ def _print_addresses(settings: Settings, *, host: str, port: int) -> None:
         pass  # no demo letter, or no schema yet: the first request will say so
     finally:
         engine.dispose()
+
+
+def recount(settings: Settings, *, slug: str | None) -> int:
+    """Rebuild the counts from the signatures: all letters, or the one with ``slug``."""
+    from app.counters.service import recount as rebuild
+
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        results = rebuild(engine, slug=slug)
+    except LookupError:
+        print(f"undersigned: no letter has the slug {slug!r}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    repaired = 0
+    for result in results:
+        if result.before != result.after:
+            repaired += 1
+            print(f"{result.slug}: {result.before} -> {result.after}")
+        else:
+            print(f"{result.slug}: {result.after} (was right)")
+    print(f"Recounted {len(results)} letter(s); {repaired} count(s) corrected.")
+    return 0
 
 
 def run_worker(settings: Settings) -> None:
@@ -324,6 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--no-worker", action="store_true", help="run no job worker (run `undersigned worker`)"
     )
+    serve_parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="web processes on the port (one per core by default); the job worker runs once",
+    )
+    recount_parser = commands.add_parser(
+        "recount", help="rebuild the signature counts from the signatures (all letters, or one)"
+    )
+    recount_parser.add_argument("slug", nargs="?", help="only the letter with this slug")
     worker_parser = commands.add_parser(
         "worker", help="job worker processes alone (mail, purges, PDF letters)"
     )
@@ -378,7 +463,15 @@ def _run(args: argparse.Namespace) -> int:
             processes=args.processes,
         )
     elif args.command == "serve":
-        serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
+        serve(
+            settings,
+            host=args.host,
+            port=args.port,
+            with_worker=not args.no_worker,
+            workers=args.workers,
+        )
+    elif args.command == "recount":
+        return recount(settings, slug=args.slug)
     elif args.command == "worker":
         return supervise_workers(settings, processes=args.processes)
     elif args.command == "rotate-keys":

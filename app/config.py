@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # Organisers download finished PDF letters through links that expire after this.
     pdf_download_link_minutes: float = Field(default=60.0, gt=0)
 
+    # Public counts (count.json, badge, embed, pages) lag the signatures by at most about this
+    # much: the job that folds new signatures into the counts runs twice per interval, each web
+    # process re-reads the counts four times; HTTP caches may keep a counter this long.
+    count_freshness_seconds: float = Field(default=5.0, ge=0.5, le=3600)
+
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
     # sign-in links one account may be sent per hour.
     sign_in_link_minutes: float = 15.0

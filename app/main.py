@@ -13,10 +13,13 @@ from sqlalchemy.exc import TimeoutError as DatabaseTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from app.config import STATIC_DIR, Settings
 from app.counters.api import router as api_router
+from app.counters.cache import CounterCache
 from app.counters.docs import router as api_docs_router
+from app.counters.fastpath import CounterFastPath
 from app.counters.routes import router as counters_router
 from app.db import make_engine
 from app.exports.pdf.routes import UPLOAD_PATH, upload_limit_bytes
@@ -145,12 +148,25 @@ async def _run_job_worker(app: FastAPI) -> AsyncIterator[None]:
         thread.join(timeout=30)
 
 
+class UndersignedApp(FastAPI):
+    """The app, with the counters' fast path in front of everything, Starlette's error layer
+    included (the fast path handles its own failures by handing the request on)."""
+
+    counter_fast_path: CounterFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.counter_fast_path
+        if fast is not None and await fast.handle(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, job_worker: bool = False) -> FastAPI:
     """``job_worker`` runs the job worker (mail, purges) in a thread for the app's lifetime."""
     settings = settings or Settings()
     settings.check_startable()
     install_redaction()  # no log line carries an address or a token, tracebacks included
-    app = FastAPI(
+    app = UndersignedApp(
         title=settings.site_name,
         redirect_slashes=False,  # see _redirect_without_trailing_slash
         dependencies=[Depends(refuse_odd_charsets)],
@@ -208,6 +224,10 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         ),
     )
     app.add_middleware(RequestLogMiddleware)
+    # Outermost, before Starlette's own layers: counters answered from memory (with the
+    # security headers they need; see app/counters/fastpath.py).
+    app.state.counters = CounterCache(engine=app.state.engine, settings=settings)
+    app.counter_fast_path = CounterFastPath(cache=app.state.counters)
 
     def known_error(request: Request, exc: Exception) -> Response:
         status, title, message = ERROR_PAGES[type(exc)]
@@ -284,3 +304,13 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     # No connection or SQLite write lock came free in time (app.db): busy, not broken.
     app.add_exception_handler(DatabaseTimeout, database_busy)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """For ``undersigned serve --workers N``: each web process builds its own app (and its own
+    counter cache) from the environment. No migration, no job worker: the parent runs those."""
+    if not logging.getLogger().handlers:  # a fresh process: log as `undersigned` does
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    return create_app()

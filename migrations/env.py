@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+from app.counters import models as _counters  # noqa: F401
 from app.db import make_engine
 from app.exports.pdf import models as _pdf  # noqa: F401
 from app.jobs import models as _jobs  # noqa: F401

@@ -84,6 +84,7 @@ def test_no_page_has_an_accessibility_violation(
     slug = letter_slug
     check("index", lambda: page.goto("/"))
     check("letter", lambda: page.goto(f"/letters/{slug}"))
+    check("letter, embed codes shown", lambda: page.locator(".embed-codes summary").click())
     check("letter with errors", lambda: page.get_by_role("button", name="Sign", exact=True).click())
     page.goto(f"/letters/{slug}")
     page.get_by_label("Full name").fill("Accessible Signer")
@@ -99,6 +100,8 @@ def test_no_page_has_an_accessibility_violation(
     check("manage", lambda: page.goto(f"/letters/{slug}/manage"))
     check("not found", lambda: page.goto("/letters/nothing-here"))
     check("api reference", lambda: page.goto("/docs"))
+    check("embed", lambda: page.goto(f"/letters/{slug}/embed"))
+    check("embed, dark", lambda: page.goto(f"/letters/{slug}/embed?theme=dark"))
 
     add_organiser(engine, "axe-organiser@example.org", admin=True)
     check("sign in", lambda: page.goto("/organise/sign-in"))
@@ -231,7 +234,7 @@ def test_no_page_has_an_accessibility_violation(
         lambda: page.goto(f"/organise/letters/1/pdf/{export_id}/files/1?token=forged"),
     )
 
-    assert len(report) == 59
+    assert len(report) == 62
     assert {name: found for name, found in report.items() if found} == {}
 
 

@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
+import app.counters.models
 import app.exports.pdf.models
 import app.jobs.models
 import app.letters.models

@@ -6,6 +6,8 @@ from fastapi import Request
 from sqlmodel import Session
 from starlette.responses import Response
 
+from app.config import Settings
+from app.counters import service as counters
 from app.kit.caching import cacheable
 from app.kit.pages import render_page
 from app.letters.schemas import LetterPublic
@@ -26,7 +28,8 @@ def render_letter_page(
 ) -> Response:
     """The page as every visitor sees it (no form values, no notice) is shared-cacheable, with
     an ETag; a form sent back to be corrected holds what one person typed, so is never stored."""
-    count = signatures.count_confirmed(session, letter_id=letter.id)
+    count = counters.totals(session, letter_ids=[letter.id])[letter.id]  # lags by seconds
+    settings: Settings = request.app.state.settings
     latest = signatures.latest_public_signers(session, letter_id=letter.id, limit=LATEST_SIGNERS)
     personal = form is not None or bool(notice) or status_code != 200
     response = render_page(
@@ -39,6 +42,7 @@ def render_letter_page(
             "form": form or empty_form(),
             "countries": country_names(),
             "notice": notice,
+            "embed_codes": counters.embed_codes(base_url=settings.base_url, slug=letter.slug),
         },
         status_code=status_code,
         no_store=personal,
