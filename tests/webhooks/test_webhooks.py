@@ -92,6 +92,14 @@ def events(hook: Receiver) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
         ("https://100.64.0.1/hook", "private or local"),
         ("https://[::1]/hook", "private or local"),
         ("https://[::ffff:127.0.0.1]/hook", "private or local"),
+        ("https://[64:ff9b::7f00:1]/hook", "private or local"),
+        ("https://[64:ff9b::a9fe:a9fe]/hook", "private or local"),
+        ("https://[64:ff9b:1::5db8:d70e]/hook", "private or local"),
+        ("https://[2002:7f00:1::]/hook", "private or local"),
+        ("https://[2002:c0a8:1::1]/hook", "private or local"),
+        ("https://[::127.0.0.1]/hook", "private or local"),
+        ("https://[::ffff:0:7f00:1]/hook", "private or local"),
+        ("https://[::ffff:0:a00:1]/hook", "private or local"),
         ("https://[fe80::1]/hook", "private or local"),
         ("https://0.0.0.0/hook", "private or local"),
         ("https://user:pass@93.184.215.14/hook", "user name"),
@@ -106,6 +114,14 @@ def events(hook: Receiver) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
 def test_unsafe_addresses_are_refused(url: str, why: str) -> None:
     with pytest.raises(WebhookUrlRefused, match=re.escape(why)):
         resolve(url, allow_private=False)
+
+
+@pytest.mark.parametrize(
+    "address", ["2606:4700:4700::1111", "64:ff9b::5db8:d70e", "2002:5db8:d70e::1"]
+)
+def test_public_ipv6_addresses_are_accepted(address: str) -> None:
+    """Through NAT64 or 6to4 to a public IPv4 address is as public as the address itself."""
+    assert resolve(f"https://[{address}]/hook", allow_private=False).addresses == (address,)
 
 
 def test_a_public_https_address_is_accepted() -> None:
