@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import select
 from starlette.testclient import TestClient
 
@@ -23,6 +26,7 @@ from app.jobs.registry import HANDLERS, RECURRING
 from app.jobs.worker import JobWorker
 from app.letters.models import LetterStatus
 from app.organisers.service import add_to_letter, find_organiser_id
+from app.webhooks import http as webhook_http
 from app.webhooks import service
 from app.webhooks.http import WebhookUrlRefused, resolve
 from app.webhooks.models import WebhookDelivery
@@ -340,6 +344,58 @@ def test_the_workspace_page_adds_shows_the_secret_once_and_removes(
     assert removed.status_code == 303
     assert "No webhooks yet" in client.get(base).text
     assert "webhook.removed" in client.get("/organise/letters/1/audit").text
+
+
+def test_the_address_is_resolved_with_no_transaction_open(
+    client: TestClient,
+    engine: Engine,
+    worker: JobWorker,
+    smtp: SMTPServer,
+    letter_slug: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name server may take many seconds to answer, or never: meanwhile the request holds
+    no database connection, and (on SQLite) not the one writer lock that every signer needs."""
+    add_organiser(engine, "owner@example.org")
+    with open_session(engine, write=True) as session:
+        organiser_id = find_organiser_id(session, email="owner@example.org", keyring=TEST_KEYRING)
+        assert organiser_id is not None
+        add_to_letter(session, organiser_id=organiser_id, letter_id=1)
+        session.commit()
+    sign_in(client, "owner@example.org", worker, smtp)
+    page = client.get("/organise/letters/1/webhooks")
+    real_lookup = socket.getaddrinfo
+    seen: list[tuple[int, bool]] = []
+
+    def slow_name_server(*args: Any, **kwargs: Any) -> Any:
+        held = engine.pool.checkedout()  # by this request, before the other starts
+        wrote = threading.Event()
+
+        def signer() -> None:  # another request writing while the name server thinks
+            with open_session(engine, write=True) as session:
+                session.execute(text("UPDATE letters SET goal = goal WHERE id = 1"))
+                session.commit()
+            wrote.set()
+
+        thread = threading.Thread(target=signer)
+        thread.start()
+        seen.append((held, wrote.wait(5)))
+        thread.join()
+        return real_lookup(*args, **kwargs)
+
+    monkeypatch.setattr(webhook_http.socket, "getaddrinfo", slow_name_server)
+    added = client.post(
+        "/organise/letters/1/webhooks",
+        data={"url": "https://93.184.215.14/hook", "csrf_token": csrf_from(page.text)},
+    )
+    assert added.status_code == 200 and "whsec_" in added.text
+    assert seen == [(0, True)]
+    refused = client.post(
+        "/organise/letters/1/webhooks",
+        data={"url": "https://no-such-host.invalid/hook", "csrf_token": csrf_from(page.text)},
+    )
+    assert refused.status_code == 400 and "could not be found" in refused.text
+    assert seen[1:] == [(0, True)]
 
 
 def test_the_command_line_adds_lists_and_removes(
