@@ -26,6 +26,7 @@ from app.jobs.registry import HANDLERS, RECURRING
 from app.jobs.worker import JobWorker
 from app.letters.models import LetterStatus
 from app.organisers.service import add_to_letter, find_organiser_id
+from app.webhooks import cli as webhook_cli
 from app.webhooks import http as webhook_http
 from app.webhooks import service
 from app.webhooks.http import WebhookUrlRefused, resolve
@@ -415,7 +416,24 @@ def test_the_command_line_adds_lists_and_removes(
         monkeypatch.setenv(f"UNDERSIGNED_{name}", value)
     assert cli.main(["webhooks", "add", letter_slug, "http://93.184.215.14/hook"]) == 1
     assert "must start with https://" in capsys.readouterr().err
+    # The name is resolved before the command opens a connection (a slow name server must
+    # not hold a transaction, on SQLite the writer's lock, while signers wait).
+    engines: list[Engine] = []
+    real_engine, real_lookup = webhook_cli.make_engine, socket.getaddrinfo
+    held: list[int] = []
+
+    def recorded_engine(*args: Any, **kwargs: Any) -> Engine:
+        engines.append(real_engine(*args, **kwargs))
+        return engines[-1]
+
+    def lookup(*args: Any, **kwargs: Any) -> Any:
+        held.append(sum(e.pool.checkedout() for e in engines))
+        return real_lookup(*args, **kwargs)
+
+    monkeypatch.setattr(webhook_cli, "make_engine", recorded_engine)
+    monkeypatch.setattr(webhook_http.socket, "getaddrinfo", lookup)
     assert cli.main(["webhooks", "add", letter_slug, "https://93.184.215.14/hook"]) == 0
+    assert held == [0]
     out = capsys.readouterr().out
     [secret] = re.findall(r"whsec_[A-Za-z0-9_-]+", out)
     assert cli.main(["webhooks", "list", letter_slug]) == 0
