@@ -9,7 +9,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -159,7 +159,9 @@ def decode_cursor(cursor: str) -> Position | None:
         moment, _, number = raw.partition("|")
         when = datetime.fromisoformat(moment)
         row_id = int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        if when.tzinfo is not None:
+            when.astimezone(UTC)  # a time whose UTC falls outside years 1 to 9999 is none
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         return None
     if when.tzinfo is None or not number.isdigit() or row_id > MAX_ROW_ID:
         return None

@@ -4,6 +4,7 @@ response."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hmac
 import re
 import secrets
@@ -40,9 +41,22 @@ DEFAULT_HEADERS = {
 }
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    """The origin as a browser's ``Origin`` header spells it: lower case, the host in ASCII
+    (an international name in its ``xn--`` form), no default port, no user name."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    with contextlib.suppress(UnicodeError):  # not a name IDNA can spell: kept as it is
+        host = host.encode("idna").decode("ascii")
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    port = parts.port
+    suffix = "" if port is None or port == _DEFAULT_PORTS.get(scheme) else f":{port}"
+    return f"{scheme}://{host}{suffix}".lower()
 
 
 def is_cross_origin(method: str, headers: MutableHeaders, trusted_origin: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from app.db import SessionDep
+from app.db import SessionDep, open_session
 from app.kit.state import app_settings, app_tokens
 from app.organisers import second_factor_service as second_factor
 from app.organisers import service
@@ -53,6 +53,14 @@ def get_organiser(request: Request, session: SessionDep) -> CurrentOrganiser:
 
 
 OrganiserDep = Annotated[CurrentOrganiser, Depends(get_organiser)]
+
+
+def organiser_without_lock(request: Request) -> CurrentOrganiser:
+    """The sign-in check on a read-only session, for a route that does something slow (read
+    an upload, ask a name server) before it writes. The request's usual session is a writer's:
+    on SQLite it would hold the one writer lock meanwhile, and every signer would wait."""
+    with open_session(request.app.state.engine) as session:
+        return get_organiser(request, session)
 
 
 def set_session_cookie(response: Response, request: Request, value: str) -> None:

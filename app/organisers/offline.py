@@ -22,7 +22,7 @@ from app.letters import service as letters
 from app.letters.models import LetterStatus
 from app.letters.schemas import LetterSummary
 from app.organisers import service
-from app.organisers.auth import OrganiserDep, get_organiser
+from app.organisers.auth import OrganiserDep, organiser_without_lock
 from app.organisers.offline_forms import (
     ATTESTATION_FIELDS,
     IMPORT_FIELDS,
@@ -219,14 +219,6 @@ def import_page(
     known = _known(session, letter_id)
     form = empty_form(IMPORT_FIELDS, attestation=str(max(known)) if known else NEW)
     return _import_page(request, session, letter, form)
-
-
-def organiser_without_lock(request: Request) -> CurrentOrganiser:
-    """The import's sign-in check, on a read-only session. The request's usual session is a
-    writer's: on SQLite it would hold the one writer lock for the whole upload and check, and
-    every signer would wait behind a slow upload."""
-    with open_session(request.app.state.engine) as session:
-        return get_organiser(request, session)
 
 
 @router.post("/import")

@@ -59,8 +59,10 @@ def parse_update_form(data: Mapping[str, str]) -> UpdateForm:
         form.errors["subject"] = REQUIRED
     elif len(subject) > SUBJECT_MAX:
         form.errors["subject"] = TOO_LONG
-    elif has_control_characters(subject):
-        form.errors["subject"] = HIDDEN  # line breaks included: no header injection
+    elif has_control_characters(subject) or len(subject.splitlines()) != 1:
+        # Line breaks included (U+2028 and U+2029 too, which a mail header refuses): no
+        # header injection, and no update whose every mail fails to be built.
+        form.errors["subject"] = HIDDEN
     body = values["body_markdown"]
     if not body.strip():
         form.errors["body_markdown"] = REQUIRED

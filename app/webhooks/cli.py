@@ -32,8 +32,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from app.letters.models import Letter
     from app.organisers.service import record
     from app.webhooks import service
-    from app.webhooks.http import WebhookUrlRefused
+    from app.webhooks.http import WebhookUrlRefused, resolve
 
+    if args.webhooks_command == "add":
+        # Resolved before any transaction: a slow name server must not keep signers waiting.
+        try:
+            resolve(args.url, allow_private=settings.webhook_allow_private)
+        except WebhookUrlRefused as refused:
+            print(f"undersigned: {args.url}: {refused}", file=sys.stderr)
+            return 1
     engine = make_engine(settings.resolved_database_url())
     try:
         with open_session(engine, write=args.webhooks_command != "list") as session:
@@ -63,10 +70,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                         url=args.url,
                         keyring=settings.keyring(),
                         allow_private=settings.webhook_allow_private,
+                        checked=True,
                     )
-                except WebhookUrlRefused as refused:
-                    print(f"undersigned: {args.url}: {refused}", file=sys.stderr)
-                    return 1
                 except service.TooManyWebhooks:
                     print("undersigned: this letter has 10 webhooks already", file=sys.stderr)
                     return 1

@@ -35,10 +35,27 @@ class Target:
     addresses: tuple[str, ...]
 
 
+# IPv6 ranges whose last 32 bits are an IPv4 address that a translator, a relay or the
+# kernel may connect to: IPv4-compatible (::a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d) and
+# NAT64 (64:ff9b::a.b.c.d). Such an address is as public as the IPv4 address it carries.
+_CARRY_IPV4 = tuple(
+    ipaddress.IPv6Network(net) for net in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+)
+# Local-use NAT64 (RFC 8215): a site's own translator, to wherever it may reach.
+_NEVER = (ipaddress.IPv6Network("64:ff9b:1::/48"),)
+
+
 def _public(address: str) -> bool:
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _NEVER):
+            return False
+        carried = ip.ipv4_mapped or ip.sixtofour
+        if carried is None and any(ip in net for net in _CARRY_IPV4):
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if carried is not None:
+            ip = carried
     return ip.is_global and not ip.is_multicast
 
 

@@ -7,18 +7,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from app.db import SessionDep
+from app.db import SessionDep, open_session
 from app.kit.i18n import N_
 from app.kit.paths import RowId
 from app.kit.security import csrf_valid
 from app.kit.state import app_settings
 from app.letters import service as letters
 from app.organisers import service as organisers
-from app.organisers.auth import OrganiserDep
+from app.organisers.auth import OrganiserDep, organiser_without_lock
 from app.organisers.pages import workspace_page
+from app.organisers.service import CurrentOrganiser
+from app.webhooks import http as webhook_http
 from app.webhooks import service
 from app.webhooks.http import WebhookUrlRefused
 
@@ -67,39 +69,50 @@ def webhooks_page(
 @router.post("/letters/{letter_id}/webhooks")
 def add_webhook(
     request: Request,
-    session: SessionDep,
-    organiser: OrganiserDep,
+    organiser: Annotated[CurrentOrganiser, Depends(organiser_without_lock)],
     letter_id: RowId,
     url: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    organisers.require_letter(session, organiser=organiser, letter_id=letter_id)
-    form = WebhookForm(values={"url": url.strip()})
-    if not csrf_valid(request, csrf_token):
-        return _page(request, session, letter_id, form=form, notice=EXPIRED_FORM, status=400)
+    """The address is resolved with no transaction open: a name server may take many seconds
+    to answer (or none), and on SQLite a writer waiting on it would keep every signer out."""
+    engine = request.app.state.engine
     settings = app_settings(request)
+    form = WebhookForm(values={"url": url.strip()})
+    with open_session(engine) as session:
+        organisers.require_letter(session, organiser=organiser, letter_id=letter_id)
+        if not csrf_valid(request, csrf_token):
+            return _page(request, session, letter_id, form=form, notice=EXPIRED_FORM, status=400)
     try:
-        webhook_id, secret = service.add_webhook(
-            session,
-            letter_id=letter_id,
-            url=form.values["url"],
-            keyring=settings.keyring(),
-            allow_private=settings.webhook_allow_private,
-            organiser_id=organiser.id,
-        )
+        webhook_http.resolve(form.values["url"], allow_private=settings.webhook_allow_private)
     except WebhookUrlRefused as refused:
         form.errors["url"] = str(refused)
-        return _page(request, session, letter_id, form=form, status=400)
-    except service.TooManyWebhooks:
-        return _page(request, session, letter_id, form=form, notice=TOO_MANY, status=400)
-    organisers.record(
-        session,
-        organiser_id=organiser.id,
-        letter_id=letter_id,
-        action="webhook.added",
-        detail=f"{webhook_id}: {service.host_of(form.values['url'])}",
-    )
-    return _page(request, session, letter_id, secret=secret)
+        with open_session(engine) as session:
+            return _page(request, session, letter_id, form=form, status=400)
+    with open_session(engine, write=True) as session:
+        organisers.require_letter(session, organiser=organiser, letter_id=letter_id)
+        try:
+            webhook_id, secret = service.add_webhook(
+                session,
+                letter_id=letter_id,
+                url=form.values["url"],
+                keyring=settings.keyring(),
+                allow_private=settings.webhook_allow_private,
+                organiser_id=organiser.id,
+                checked=True,
+            )
+        except service.TooManyWebhooks:
+            return _page(request, session, letter_id, form=form, notice=TOO_MANY, status=400)
+        organisers.record(
+            session,
+            organiser_id=organiser.id,
+            letter_id=letter_id,
+            action="webhook.added",
+            detail=f"{webhook_id}: {service.host_of(form.values['url'])}",
+        )
+        session.commit()
+    with open_session(engine) as session:
+        return _page(request, session, letter_id, secret=secret)
 
 
 @router.post("/letters/{letter_id}/webhooks/{webhook_id}/delete")

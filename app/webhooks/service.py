@@ -102,11 +102,17 @@ def add_webhook(
     keyring: Keyring,
     allow_private: bool,
     organiser_id: int | None = None,
+    checked: bool = False,
 ) -> tuple[int, str]:
     """Register an endpoint; returns its id and its secret (shown once, never again).
     Raises WebhookUrlRefused or TooManyWebhooks. What has already happened (the count so far,
-    a goal already reached, a letter already closed) is not announced."""
-    webhook_http.resolve(url, allow_private=allow_private)
+    a goal already reached, a letter already closed) is not announced.
+
+    ``checked``: the caller resolved the address just before, with no transaction open (a
+    name server may take many seconds to answer; on SQLite a writer waiting on it would keep
+    every signer out)."""
+    if not checked:
+        webhook_http.resolve(url, allow_private=allow_private)
     if len(list_webhooks(session, letter_id=letter_id)) >= MAX_PER_LETTER:
         raise TooManyWebhooks(str(letter_id))
     count, goal, closed, _ = _state_now(session, letter_id)

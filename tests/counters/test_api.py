@@ -175,6 +175,8 @@ def test_signers_are_paged_by_a_cursor_stable_under_new_signatures(
         "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ",  # an id past 32 bits
         "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwtMQ",
         "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMAB8MQ",
+        "OTk5OS0xMi0zMVQyMzo1OTo1OS0yMzo1OXwx",  # 9999-12-31T23:59:59-23:59, past year 9999
+        "MDAwMS0wMS0wMVQwMDowMDowMCsyMzo1OXwx",  # 0001-01-01T00:00:00+23:59, before year 1
     ],
 )
 def test_a_cursor_we_did_not_make_is_a_400(

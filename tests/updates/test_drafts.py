@@ -54,6 +54,24 @@ def test_mistakes_are_marked_and_what_was_typed_is_kept(
         assert connection.execute(text("SELECT count(*) FROM updates")).scalar_one() == 0
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x1e"])
+def test_a_subject_on_two_lines_by_any_separator_is_refused(
+    writer: TestClient, engine: Engine, letter_slug: str, separator: str
+) -> None:
+    """Python's mail headers refuse U+2028 and U+2029 as line breaks: such a subject, if
+    stored, would make every mail of the update fail."""
+    path = f"/organise/letters/{letter_id_of(engine, letter_slug)}/updates/new"
+    subject = f"Line one{separator}Bcc: everyone@example.org"
+    response = post_form(writer, path, subject=subject, body_markdown="Kept text.")
+    assert response.status_code == 400
+    doc = parse(response.text)
+    [form] = [f for f in doc.find_all("form") if f.attrs.get("action") == path]
+    assert set(field_errors(doc, form)) == {"subject"}
+    assert form_values(form)["subject"] == subject
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM updates")).scalar_one() == 0
+
+
 def test_the_preview_renders_markdown_without_html_or_images(
     writer: TestClient, engine: Engine, letter_slug: str
 ) -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import select
 from starlette.testclient import TestClient
 
@@ -24,6 +27,8 @@ from app.jobs.registry import HANDLERS, RECURRING
 from app.jobs.worker import JobWorker
 from app.letters.models import LetterStatus
 from app.organisers.service import add_to_letter, find_organiser_id
+from app.webhooks import cli as webhook_cli
+from app.webhooks import http as webhook_http
 from app.webhooks import service
 from app.webhooks.http import WebhookUrlRefused, resolve
 from app.webhooks.models import WebhookDelivery
@@ -97,6 +102,14 @@ def events(hook: Receiver) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
         ("https://100.64.0.1/hook", "private or local"),
         ("https://[::1]/hook", "private or local"),
         ("https://[::ffff:127.0.0.1]/hook", "private or local"),
+        ("https://[64:ff9b::7f00:1]/hook", "private or local"),
+        ("https://[64:ff9b::a9fe:a9fe]/hook", "private or local"),
+        ("https://[64:ff9b:1::5db8:d70e]/hook", "private or local"),
+        ("https://[2002:7f00:1::]/hook", "private or local"),
+        ("https://[2002:c0a8:1::1]/hook", "private or local"),
+        ("https://[::127.0.0.1]/hook", "private or local"),
+        ("https://[::ffff:0:7f00:1]/hook", "private or local"),
+        ("https://[::ffff:0:a00:1]/hook", "private or local"),
         ("https://[fe80::1]/hook", "private or local"),
         ("https://0.0.0.0/hook", "private or local"),
         ("https://user:pass@93.184.215.14/hook", "user name"),
@@ -111,6 +124,14 @@ def events(hook: Receiver) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
 def test_unsafe_addresses_are_refused(url: str, why: str) -> None:
     with pytest.raises(WebhookUrlRefused, match=re.escape(why)):
         resolve(url, allow_private=False)
+
+
+@pytest.mark.parametrize(
+    "address", ["2606:4700:4700::1111", "64:ff9b::5db8:d70e", "2002:5db8:d70e::1"]
+)
+def test_public_ipv6_addresses_are_accepted(address: str) -> None:
+    """Through NAT64 or 6to4 to a public IPv4 address is as public as the address itself."""
+    assert resolve(f"https://[{address}]/hook", allow_private=False).addresses == (address,)
 
 
 def test_a_public_https_address_is_accepted() -> None:
@@ -331,6 +352,58 @@ def test_the_workspace_page_adds_shows_the_secret_once_and_removes(
     assert "webhook.removed" in client.get("/organise/letters/1/audit").text
 
 
+def test_the_address_is_resolved_with_no_transaction_open(
+    client: TestClient,
+    engine: Engine,
+    worker: JobWorker,
+    smtp: SMTPServer,
+    letter_slug: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name server may take many seconds to answer, or never: meanwhile the request holds
+    no database connection, and (on SQLite) not the one writer lock that every signer needs."""
+    add_organiser(engine, "owner@example.org")
+    with open_session(engine, write=True) as session:
+        organiser_id = find_organiser_id(session, email="owner@example.org", keyring=TEST_KEYRING)
+        assert organiser_id is not None
+        add_to_letter(session, organiser_id=organiser_id, letter_id=1)
+        session.commit()
+    sign_in(client, "owner@example.org", worker, smtp)
+    page = client.get("/organise/letters/1/webhooks")
+    real_lookup = socket.getaddrinfo
+    seen: list[tuple[int, bool]] = []
+
+    def slow_name_server(*args: Any, **kwargs: Any) -> Any:
+        held = engine.pool.checkedout()  # by this request, before the other starts
+        wrote = threading.Event()
+
+        def signer() -> None:  # another request writing while the name server thinks
+            with open_session(engine, write=True) as session:
+                session.execute(text("UPDATE letters SET goal = goal WHERE id = 1"))
+                session.commit()
+            wrote.set()
+
+        thread = threading.Thread(target=signer)
+        thread.start()
+        seen.append((held, wrote.wait(5)))
+        thread.join()
+        return real_lookup(*args, **kwargs)
+
+    monkeypatch.setattr(webhook_http.socket, "getaddrinfo", slow_name_server)
+    added = client.post(
+        "/organise/letters/1/webhooks",
+        data={"url": "https://93.184.215.14/hook", "csrf_token": csrf_from(page.text)},
+    )
+    assert added.status_code == 200 and "whsec_" in added.text
+    assert seen == [(0, True)]
+    refused = client.post(
+        "/organise/letters/1/webhooks",
+        data={"url": "https://no-such-host.invalid/hook", "csrf_token": csrf_from(page.text)},
+    )
+    assert refused.status_code == 400 and "could not be found" in refused.text
+    assert seen[1:] == [(0, True)]
+
+
 def test_the_command_line_adds_lists_and_removes(
     engine: Engine,
     settings: Settings,
@@ -348,7 +421,24 @@ def test_the_command_line_adds_lists_and_removes(
         monkeypatch.setenv(f"UNDERSIGNED_{name}", value)
     assert cli.main(["webhooks", "add", letter_slug, "http://93.184.215.14/hook"]) == 1
     assert "must start with https://" in capsys.readouterr().err
+    # The name is resolved before the command opens a connection (a slow name server must
+    # not hold a transaction, on SQLite the writer's lock, while signers wait).
+    engines: list[Engine] = []
+    real_engine, real_lookup = webhook_cli.make_engine, socket.getaddrinfo
+    held: list[int] = []
+
+    def recorded_engine(*args: Any, **kwargs: Any) -> Engine:
+        engines.append(real_engine(*args, **kwargs))
+        return engines[-1]
+
+    def lookup(*args: Any, **kwargs: Any) -> Any:
+        held.append(sum(e.pool.checkedout() for e in engines))
+        return real_lookup(*args, **kwargs)
+
+    monkeypatch.setattr(webhook_cli, "make_engine", recorded_engine)
+    monkeypatch.setattr(webhook_http.socket, "getaddrinfo", lookup)
     assert cli.main(["webhooks", "add", letter_slug, "https://93.184.215.14/hook"]) == 0
+    assert held == [0]
     out = capsys.readouterr().out
     [secret] = re.findall(r"whsec_[A-Za-z0-9_-]+", out)
     assert cli.main(["webhooks", "list", letter_slug]) == 0
