@@ -115,7 +115,7 @@ def test_past_the_limits_the_overflow_is_refused_at_once(
 ) -> None:
     held = HeldRequest(tiny_limits, letter_slug)
     try:
-        refused = first_refusal(tiny_limits, f"/letters/{letter_slug}/count.json")
+        refused = first_refusal(tiny_limits, f"/letters/{letter_slug}/signatures")
     finally:
         held.close()
     assert refused.status_code == 503
@@ -126,20 +126,23 @@ def test_past_the_limits_the_overflow_is_refused_at_once(
 
     # Once the place is free again, requests are served.
     with httpx.Client(base_url=tiny_limits, timeout=60) as client:
-        statuses = {client.get(f"/letters/{letter_slug}/count.json").status_code for _ in range(3)}
+        statuses = {client.get(f"/letters/{letter_slug}/signatures").status_code for _ in range(3)}
     assert statuses == {200}
 
 
-def test_static_files_pass_the_queue(settings: Settings, letter_slug: str) -> None:
+def test_static_files_and_counters_pass_the_queue(settings: Settings, letter_slug: str) -> None:
     tiny = settings.model_copy(update={"max_active_requests": 1, "max_queued_requests": 0})
     app: ASGIApp = create_app(tiny)
     try:
         with serving(app) as base_url:
             held = HeldRequest(base_url, letter_slug)
             try:
-                first_refusal(base_url, f"/letters/{letter_slug}/count.json")
+                first_refusal(base_url, f"/letters/{letter_slug}/signatures")
                 with httpx.Client(base_url=base_url, timeout=60) as client:
                     assert client.get("/static/style.css").status_code == 200
+                    # Counters come from memory, in front of the queue.
+                    count = client.get(f"/letters/{letter_slug}/count.json")
+                    assert count.status_code == 200
             finally:
                 held.close()
     finally:
