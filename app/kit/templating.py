@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.templating import Jinja2Templates
 
 from app.config import LOCALES_DIR, TEMPLATES_DIR
+from app.kit.i18n import load_translations
 
 DEFAULT_LOCALE = "en"
 
@@ -38,12 +39,13 @@ def build_environment(*, locale: str = DEFAULT_LOCALE) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # Translations.load falls back to NullTranslations when no catalogue exists yet.
-    translations = Translations.load(str(LOCALES_DIR), [locale])
+    translations = load_translations(LOCALES_DIR, locale)
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    env.filters["number"] = _number
-    env.filters["date"] = _date
+    # Numbers and dates as readers of the page's language write them.
+    env.filters["number"] = partial(_number, locale=locale)
+    env.filters["date"] = partial(_date, locale=locale)
     env.globals["locale"] = locale
+    env.globals["direction"] = Locale.parse(locale, sep="-").text_direction
     return env
 
 
@@ -51,7 +53,13 @@ def build_templates(env: Environment) -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def default_environment(locale: str = DEFAULT_LOCALE) -> Environment:
     """The shared environment; building one parses no templates, but caching keeps their cache."""
     return build_environment(locale=locale)
+
+
+@lru_cache(maxsize=8)
+def templates_for(locale: str) -> Jinja2Templates:
+    """Page templates whose own text is in ``locale`` (a catalogue's language)."""
+    return build_templates(default_environment(locale))

@@ -1,4 +1,5 @@
-"""The letter page, shared by its GET route and by the sign form when it needs correcting."""
+"""The letter page, shared by its GET route and by the sign form when it needs correcting;
+and how a public page learns the language its reader chose."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from app.kit.pages import render_page
+from app.letters.languages import chrome_locale
 from app.letters.schemas import LetterPublic
 from app.signatures import service as signatures
 from app.signatures.schemas import SignForm, country_names, empty_form
 
 LATEST_SIGNERS = 10
+
+
+def requested_language(request: Request) -> str:
+    """The ``lang`` a link asked for (checked against the letter's languages by the service;
+    anything else means the letter's own)."""
+    return request.query_params.get("lang", "")[:20]
 
 
 def render_letter_page(
@@ -25,6 +33,7 @@ def render_letter_page(
 ) -> Response:
     count = signatures.count_confirmed(session, letter_id=letter.id)
     latest = signatures.latest_public_signers(session, letter_id=letter.id, limit=LATEST_SIGNERS)
+    locale = chrome_locale(letter.language)
     return render_page(
         request,
         "letters/show.html",
@@ -33,9 +42,11 @@ def render_letter_page(
             "count": count,
             "latest": latest,
             "form": form or empty_form(),
-            "countries": country_names(),
+            "countries": country_names(locale),
             "notice": notice,
+            "lang_query": letter.lang_query,
         },
         status_code=status_code,
         form=True,
+        locale=locale,
     )

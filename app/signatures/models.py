@@ -47,6 +47,8 @@ class Signature(SQLModel, table=True):
         # The organisers' dashboard (counts by country) and CSV export (keyset by id).
         Index("ix_signatures_letter_state_country", "letter_id", "state", "country"),
         Index("ix_signatures_letter_state_id", "letter_id", "state", "id"),
+        # The dashboard's table by language.
+        Index("ix_signatures_letter_state_language", "letter_id", "state", "language"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

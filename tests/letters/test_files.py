@@ -162,6 +162,15 @@ name = 42
 
 [translations.ru]
 title = "Освободите всех"
+
+[translations.en]
+title = "The letter's own language"
+body = "Not a translation."
+
+[translations.klingon]
+title = "Not a language code"
+body = "tlhIngan Hol"
+colour = "red"
 '''
 
 
@@ -185,7 +194,10 @@ def test_every_problem_with_its_line_and_nothing_changed(
         17: "name is missing",
         19: "unknown key 'fax'",
         22: "name must be text",
-        24: "unknown key 'translations'",
+        24: "[translations.ru]: body is missing",
+        27: "[translations.en]: This is the letter's own language",
+        31: "[translations.klingon]: Use a language code",
+        34: "unknown key 'colour' in [translations.klingon]",
     }
     assert {line for line, _ in reported} == set(expected_lines), lines
     for line, message in reported:
