@@ -81,3 +81,8 @@ def chrome_locale(code: str) -> str:
         return code
     base = code.split("-")[0].lower()
     return base if base in chrome_locales() else DEFAULT_CHROME
+
+
+def language_labels(codes: list[str]) -> dict[str, str]:
+    """Code -> "Русский (ru)": how organisers' lists and tables name a language."""
+    return {code: f"{own_name(code)} ({code})" for code in codes}

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from app.db import SessionDep
 from app.kit.pages import render_page
 from app.letters import service as letters
+from app.letters.languages import language_labels
 from app.organisers import service
 from app.organisers.auth import OrganiserDep
 from app.signatures.reports import dashboard
@@ -108,6 +109,7 @@ def letter_dashboard(
         "days": DAYS,
         "in_window": sum(count for _, count in figures.per_day),
         "countries": country_names(),
+        "languages": language_labels([code for code, _ in figures.by_language]),
     }
     response = render_page(request, "organise/dashboard.html", context, form=True)
     response.headers["x-robots-tag"] = "noindex"
