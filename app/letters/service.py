@@ -148,15 +148,6 @@ def letter_text(session: Session, *, letter: Letter, language: str) -> LetterTex
     return LetterText(found.language, found.title, found.summary, found.body_markdown)
 
 
-def resolve_language(session: Session, *, letter_id: int, language: str) -> str:
-    """``language`` if the letter can be read in it, else the letter's own: a forged or stale
-    code is never recorded or shown."""
-    letter = session.get(Letter, letter_id)
-    if letter is None:
-        raise LetterNotFound(str(letter_id))
-    return letter_text(session, letter=letter, language=language).language
-
-
 def letter_languages(session: Session, *, letter_id: int) -> list[str]:
     """The letter's own language first, then its translations' in code order."""
     letter = session.get(Letter, letter_id)
