@@ -80,6 +80,8 @@ def test_no_page_has_an_accessibility_violation(
     check("signers", lambda: page.goto(f"/letters/{slug}/signatures"))
     check("manage", lambda: page.goto(f"/letters/{slug}/manage"))
     check("not found", lambda: page.goto("/letters/nothing-here"))
+    check("letter in Russian", lambda: page.goto(f"/letters/{slug}?lang=ru"))
+    check("manage in Ukrainian", lambda: page.goto(f"/letters/{slug}/manage?lang=uk"))
 
     add_organiser(engine, "axe-organiser@example.org", admin=True)
     check("sign in", lambda: page.goto("/organise/sign-in"))
@@ -123,8 +125,16 @@ def test_no_page_has_an_accessibility_violation(
 
     check("dashboard", lambda: page.goto("/organise/letters/1/dashboard"))
     check("recipients", lambda: page.goto("/organise/letters/1/recipients"))
+    check("translations", lambda: page.goto("/organise/letters/1/translations"))
+    check("edit a translation", lambda: page.goto("/organise/letters/1/translations/uk"))
+    check("new translation", lambda: page.goto("/organise/letters/1/translations/new"))
+    check("new translation with errors", lambda: page.get_by_role("button", name="Save").click())
+    page.get_by_label("Language code").fill("ar")
+    page.get_by_label("Title").fill("رسالة مفتوحة")
+    page.get_by_label("Text of the letter").fill("نص **الرسالة**.")
+    check("translation preview", lambda: page.get_by_role("button", name="Preview").click())
 
-    assert len(report) == 28
+    assert len(report) == 35
     assert {name: found for name, found in report.items() if found} == {}
 
 
