@@ -192,11 +192,31 @@ def shoot_workspace(page: Page, settings: Settings, out: Path, width: str) -> No
     shoot(page, out, "organise-recipients", width)
     page.goto(letter_page.rsplit("/", 1)[0] + "/1/first-signatories")  # the demo letter's
     shoot(page, out, "organise-first-signatories", width)
+    shoot_translations(page, out, width)
     page.goto(letter_page + "/audit")
     shoot(page, out, "organise-audit", width)
     shoot_moderation(page, out, width)
     page.goto("/organise/letters/1/dashboard")  # the demo letter, with its signers
     shoot(page, out, "organise-dashboard", width)
+
+
+def shoot_translations(page: Page, out: Path, width: str) -> None:
+    """The demo letter's translations, an edit, and a new one with a mistake and a preview."""
+    page.goto("/organise/letters/1/translations")
+    shoot(page, out, "organise-translations", width)
+    page.goto("/organise/letters/1/translations/ru")
+    shoot(page, out, "organise-translation-edit", width)
+    page.goto("/organise/letters/1/translations/new")
+    page.get_by_label("Language code").fill("english")
+    page.get_by_label("Title").fill("رسالة مفتوحة")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-translation-errors", width)
+    page.get_by_label("Language code").fill("ar")
+    page.get_by_label("Text of the letter").fill("نكتب إليكم من السجون **الروسية**.")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-translation-preview", width)
 
 
 def shoot_moderation(page: Page, out: Path, width: str) -> None:
@@ -234,6 +254,12 @@ def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> Non
         page.goto(f"/letters/{DEMO_SLUG}")
         page.screenshot(path=out / f"letter-fold-{width}.png")
         shoot(page, out, "letter", width)
+
+        for language in ("ru", "uk"):  # the demo letter's translations, page text included
+            page.goto(f"/letters/{DEMO_SLUG}?lang={language}")
+            page.screenshot(path=out / f"letter-{language}-fold-{width}.png")
+            shoot(page, out, f"letter-{language}", width)
+        page.goto(f"/letters/{DEMO_SLUG}")
 
         fill_sign_form(page, name="A", email="not-an-address")
         page.screenshot(path=out / f"letter-errors-fold-{width}.png")  # where focus landed

@@ -116,7 +116,7 @@ def test_a_page_in_russian_writes_numbers_and_dates_the_russian_way() -> None:
     env = build_environment(locale="ru")
     rendered = env.from_string("{{ 12345|number }}").render()
     assert rendered == "12\xa0345"
-    assert env.globals["locale"] == "ru" and env.globals["direction"] == "ltr"
+    assert env.globals["locale"] == "ru" and env.globals["page_direction"] == "ltr"
 
 
 def test_a_reader_gets_the_nearest_catalogue() -> None:

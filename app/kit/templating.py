@@ -45,7 +45,7 @@ def build_environment(*, locale: str = DEFAULT_LOCALE) -> Environment:
     env.filters["number"] = partial(_number, locale=locale)
     env.filters["date"] = partial(_date, locale=locale)
     env.globals["locale"] = locale
-    env.globals["direction"] = Locale.parse(locale, sep="-").text_direction
+    env.globals["page_direction"] = Locale.parse(locale, sep="-").text_direction
     return env
 
 

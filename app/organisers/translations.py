@@ -70,7 +70,7 @@ def _form_page(
         "language": language,  # None while adding one
         "language_name": own_name(code) if known else "",
         "text_language": code if known else "",  # marks the preview's language
-        "direction": direction(code) if known else "ltr",
+        "text_direction": direction(code) if known else "ltr",
         "preview": preview,
         "notice": notice,
     }

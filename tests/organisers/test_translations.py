@@ -148,6 +148,9 @@ def test_preview_shows_the_text_in_its_language_without_saving(
     arabic = RUSSIAN | {"language": "ar", "action": "preview"}
     rtl = _post(client, f"{overview}/translations/new", arabic)
     assert 'lang="ar" dir="rtl"' in rtl.text
+    # The text is right to left; the workspace around it is not.
+    html = parse(rtl.text).find("html")
+    assert html is not None and (html.attrs["lang"], html.attrs["dir"]) == ("en", "ltr")
 
 
 def test_each_languages_text_is_versioned_once_the_letter_is_open(
