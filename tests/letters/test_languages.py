@@ -3,6 +3,8 @@ and its own text in the chosen one, signing in it (recorded, and the mails writt
 the pages a mailed link opens in the signer's language. Unknown or forged languages fall back to
 the letter's own."""
 
+# ruff: noqa: RUF001 - Russian and Ukrainian text, Cyrillic letters meant
+
 from __future__ import annotations
 
 from sqlalchemy import Engine

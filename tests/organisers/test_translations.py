@@ -1,6 +1,8 @@
 """Translations in the workspace: added, checked field by field, previewed, edited and removed,
 audited; once the letter is open each language's text is versioned on its own."""
 
+# ruff: noqa: RUF001 - Russian and Ukrainian text, Cyrillic letters meant
+
 from __future__ import annotations
 
 import pytest
