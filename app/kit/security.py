@@ -22,6 +22,11 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Our forms are a few kilobytes; nothing bigger is read into memory.
 MAX_BODY_BYTES = 64 * 1024
+# Except a letter's text: form encoding turns each Cyrillic, Greek or Arabic letter into six
+# bytes, so a long letter in Russian would not fit. The workspace's letter and translation
+# forms may send up to 1 MiB.
+LETTER_FORM_BYTES = 1024 * 1024
+LETTER_FORMS = re.compile(r"/organise/letters/(?:new|\d+/edit|\d+/translations/[^/]+)")
 
 DEFAULT_HEADERS = {
     "content-security-policy": (
@@ -89,19 +94,20 @@ class SecurityMiddleware:
             )
             await response(scope, receive, send_with_headers)
             return
+        limit = LETTER_FORM_BYTES if LETTER_FORMS.fullmatch(scope["path"]) else MAX_BODY_BYTES
         declared = headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        if not declared.isdigit() or int(declared) > limit:
             response = PlainTextResponse("What was sent is too large.", status_code=413)
             await response(scope, receive, send_with_headers)
             return
-        await self.app(scope, _limited(receive), send_with_headers)
+        await self.app(scope, _limited(receive, limit), send_with_headers)
 
     def _cookie(self, token: str) -> str:
         secure = "; Secure" if self.secure_cookies else ""
         return f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
 
 
-def _limited(receive: Receive) -> Receive:
+def _limited(receive: Receive, limit: int) -> Receive:
     """A body sent without Content-Length (chunked) is cut off at the same limit."""
     received = 0
 
@@ -110,7 +116,7 @@ def _limited(receive: Receive) -> Receive:
         message = await receive()
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
-            if received > MAX_BODY_BYTES:
+            if received > limit:
                 return {"type": "http.disconnect"}
         return message
 

@@ -30,7 +30,7 @@ from app.organisers.workspace import EXPIRED_FORM
 router = APIRouter(prefix="/organise/letters/{letter_id}/translations")
 
 # A language in the address: shaped like a code, or it is no page of ours.
-LanguagePath = Annotated[str, Path(max_length=12, pattern=CODE.pattern)]
+LanguagePath = Annotated[str, Path(max_length=12, pattern=f"^{CODE.pattern}$")]
 
 
 def _allowed(session: SessionDep, organiser: OrganiserDep, letter_id: RowId) -> None:

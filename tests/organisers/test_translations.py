@@ -198,3 +198,25 @@ def test_the_letters_own_language_cannot_take_a_translations(
     assert clash.status_code == 400
     assert "The letter has a translation in this language already." in clash.text
     assert 'value="Free them all"' in clash.text
+
+
+def test_a_long_letter_in_cyrillic_fits_and_other_forms_keep_their_limit(
+    client: TestClient, overview: str, engine: Engine
+) -> None:
+    """Form encoding makes each Cyrillic letter six bytes: 40,000 of them are 240 kB."""
+    paragraph = "Мы пишем вам из российских тюрем и колоний. " * 20
+    body = "\n\n".join([paragraph] * 45)[:40_000]
+    saved = _post(client, f"{overview}/translations/new", RUSSIAN | {"body_markdown": body})
+    assert saved.status_code == 200, saved.text[:300]
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT body_markdown FROM letter_translations")).scalar()
+    assert stored == body.strip() + "\n"
+    token = csrf_from(client.get(overview).text)
+    too_big = client.post(f"{overview}/deliveries", data={"recipient": body, "csrf_token": token})
+    assert too_big.status_code == 413
+
+
+def test_odd_language_addresses_are_refused(client: TestClient, overview: str) -> None:
+    for odd in ("xxru", "ru-", "ru%00", "%D1%80%D1%83", "ru-RU-x-private"):
+        response = client.get(f"{overview}/translations/{odd}")
+        assert response.status_code in (400, 404), odd
