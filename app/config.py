@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     confirm_token_max_age_days: float = 7.0
     # A signer may change their mind long after signing, so the withdraw link lives longer.
     withdraw_token_max_age_days: float = 365.0
+    # Unsubscribe links in updates must keep working for as long as updates may come.
+    unsubscribe_token_max_age_days: float = 3650.0
     # Mails one signature may cause (confirmation links, reminders) per window, so nobody can
     # flood a mailbox or use up its links.
     signer_mail_limit: int = 3
@@ -83,6 +85,8 @@ class Settings(BaseSettings):
     job_batch_size: int = 20
     job_backoff_base_seconds: float = 30.0
     job_backoff_max_seconds: float = 3600.0
+    # Signers an update's fan-out job queues mails for before it hands on to the next job.
+    update_fanout_batch: int = 500
 
     signatures_page_size: int = 50
 

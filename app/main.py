@@ -47,6 +47,9 @@ from app.organisers.workspace import router as workspace_router
 from app.signatures.moderation import SignatureNotFound
 from app.signatures.routes import router as signatures_router
 from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
+from app.updates.unsubscribe import router as unsubscribe_router
+from app.updates.versions import router as update_versions_router
+from app.updates.workspace import router as updates_router
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +157,9 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(exports_router)
     app.include_router(dashboard_router)
     app.include_router(translations_router)
+    app.include_router(updates_router)
+    app.include_router(update_versions_router)
+    app.include_router(unsubscribe_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(

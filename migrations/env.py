@@ -10,6 +10,7 @@ from app.jobs import models as _jobs  # noqa: F401
 from app.letters import models as _letters  # noqa: F401 - tables for autogenerate
 from app.organisers import models as _organisers  # noqa: F401
 from app.signatures import models as _signatures  # noqa: F401
+from app.updates import models as _updates  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -12,6 +12,7 @@ just the screen a visitor sees first. No mail leaves: no SMTP server is set and 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from datetime import timedelta
@@ -33,7 +34,7 @@ from app.main import create_app
 from app.organisers import service as organisers
 from app.organisers.models import SignInLink
 from app.signatures import service as signatures
-from app.signatures.models import Signature, Visibility
+from app.signatures.models import Signature, SignatureState, Visibility
 from app.signatures.schemas import SignatureInput
 from tests.live import CHROMIUM, CHROMIUM_ARGS, serving, throwaway_settings
 from tests.pg import free_port
@@ -198,6 +199,56 @@ def shoot_workspace(page: Page, settings: Settings, out: Path, width: str) -> No
     shoot_moderation(page, out, width)
     page.goto("/organise/letters/1/dashboard")  # the demo letter, with its signers
     shoot(page, out, "organise-dashboard", width)
+    shoot_updates(page, settings, out, width)
+
+
+def shoot_updates(page: Page, settings: Settings, out: Path, width: str) -> None:
+    """The demo letter's updates: a draft with a preview and a version, the send page, the
+    update once sent (the fan-out waits: no worker runs), and a signer's unsubscribe page."""
+    engine = make_engine(settings.resolved_database_url())
+    with open_session(engine, write=True) as session:  # some signers agreed to hear more
+        for signature in session.exec(select(Signature)).all():
+            if signature.state is SignatureState.INVALIDATED:  # by the bulk rule shot before
+                signature.state = SignatureState.CONFIRMED
+            signature.may_contact = (signature.id or 0) % 3 != 0
+            signature.language = "ru" if (signature.id or 0) % 2 else "en"
+            session.add(signature)
+        session.commit()
+        public_id = session.exec(select(Signature.public_id).order_by(col(Signature.id))).first()
+    engine.dispose()
+    page.goto("/organise/letters/1/updates/new")
+    page.get_by_label("Subject").fill("The letter was delivered")
+    page.get_by_label("Text", exact=True).fill(
+        "Dear signers,\n\nWe handed the letter to the **European Council** on Monday."
+        " [Read the reply](https://example.org/reply).\n\n<b>raw HTML stays text</b>"
+    )
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-update-preview", width)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    page.get_by_role("link", name="Add a version in another language").click()
+    page.get_by_label("Language code").fill("ru")
+    page.get_by_label("Subject").fill("Письмо вручено")
+    page.get_by_label("Text", exact=True).fill("Дорогие подписанты,\n\nмы вручили письмо.")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-update-draft", width)
+    page.get_by_role("link", name="Send to signers…").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-update-send", width)
+    page.get_by_role("button", name=re.compile("Send it now")).click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-update-sent", width)
+    page.goto("/organise/letters/1/updates")
+    shoot(page, out, "organise-updates", width)
+    if public_id is not None:
+        token = Tokens(settings.resolved_secret_keys()).make(Purpose.UNSUBSCRIBE, public_id)
+        page.goto(f"/letters/{DEMO_SLUG}/unsubscribe/{token}")
+        shoot(page, out, "unsubscribe", width)
+        page.get_by_role("button", name="Unsubscribe").click()
+        page.wait_for_load_state()
+        shoot(page, out, "unsubscribed", width)
 
 
 def shoot_translations(page: Page, out: Path, width: str) -> None:

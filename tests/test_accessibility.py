@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 from sqlalchemy import Engine
+from sqlmodel import select
 
+from app.db import open_session
 from app.jobs.worker import JobWorker
-from tests.conftest import skip_for_missing
+from app.kit.tokens import Purpose, Tokens
+from app.signatures.models import Signature, SignatureState
+from tests.conftest import TEST_SECRET_KEY, skip_for_missing
 from tests.helpers import links, new_mail
 from tests.live import chromium_page
 from tests.organisers.helpers import add_organiser, link_in
@@ -47,6 +51,15 @@ def violations(page: Page, axe_source: str) -> list[str]:
     return [str(item) for item in found]
 
 
+def unsubscribe_token(engine: Engine) -> str:
+    """The unsubscribe token of the one confirmed signer, as their update mail carries it."""
+    with open_session(engine) as session:
+        public_id = session.exec(
+            select(Signature.public_id).where(Signature.state == SignatureState.CONFIRMED)
+        ).one()
+    return Tokens([TEST_SECRET_KEY]).make(Purpose.UNSUBSCRIBE, public_id)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_no_page_has_an_accessibility_violation(
     checked_page: Page,
@@ -71,6 +84,7 @@ def test_no_page_has_an_accessibility_violation(
     page.goto(f"/letters/{slug}")
     page.get_by_label("Full name").fill("Accessible Signer")
     page.get_by_label("Email", exact=True).fill("axe@example.org")
+    page.get_by_label("The organisers may email me about this letter").check()
     check("check your email", lambda: page.get_by_role("button", name="Sign", exact=True).click())
     [mail] = new_mail(worker, smtp)
     found = links(mail)
@@ -133,8 +147,33 @@ def test_no_page_has_an_accessibility_violation(
     page.get_by_label("Title").fill("رسالة مفتوحة")
     page.get_by_label("Text of the letter").fill("نص **الرسالة**.")
     check("translation preview", lambda: page.get_by_role("button", name="Preview").click())
+    check("statements", lambda: page.goto("/organise/letters/1/statements"))
 
-    assert len(report) == 35
+    check("updates", lambda: page.goto("/organise/letters/1/updates"))
+    check("new update", lambda: page.goto("/organise/letters/1/updates/new"))
+    check("update with errors", lambda: page.get_by_role("button", name="Save").click())
+    page.get_by_label("Subject").fill("Delivered")
+    page.get_by_label("Text", exact=True).fill("It is *done*.")
+    check("update preview", lambda: page.get_by_role("button", name="Preview").click())
+    check("update draft", lambda: page.get_by_role("button", name="Save").click())
+    check(
+        "update version",
+        lambda: page.get_by_role("link", name="Add a version in another language").click(),
+    )
+    page.get_by_label("Language code").fill("ru")
+    page.get_by_label("Subject").fill("Доставлено")
+    page.get_by_label("Text", exact=True).fill("Готово.")
+    page.get_by_role("button", name="Save").click()
+    check("update send", lambda: page.get_by_role("link", name="Send to signers…").click())
+    check(
+        "update sent",
+        lambda: page.get_by_role("button", name="Send it now to 1 signer", exact=True).click(),
+    )
+    unsubscribe = f"/letters/{slug}/unsubscribe/" + unsubscribe_token(engine)
+    check("unsubscribe", lambda: page.goto(unsubscribe))
+    check("unsubscribed", lambda: page.get_by_role("button", name="Unsubscribe").click())
+
+    assert len(report) == 46
     assert {name: found for name, found in report.items() if found} == {}
 
 

@@ -27,6 +27,9 @@ SIGNER_FILES = (
     "templates/email/_layout.html",
     "templates/email/confirm",
     "templates/email/already_signed",
+    "templates/email/update",
+    "templates/updates/",
+    "app/updates/unsubscribe.py",
     "app/signatures/",
     "app/kit/text.py",
 )
@@ -125,3 +128,12 @@ def test_a_reader_gets_the_nearest_catalogue() -> None:
     assert chrome_locale("ru-UA") == "ru"
     assert chrome_locale("de") == "en"
     assert chrome_locale("ar") == "en"
+
+
+def test_an_environment_for_any_code_renders() -> None:
+    """Mails are rendered in a signer's language, whatever code an older letter stored."""
+    for code in ("pt-BR", "xx", "ar", "sr-Latn"):
+        env = build_environment(locale=code)
+        assert env.from_string("{{ 1234|number }}").render()
+    assert build_environment(locale="ar").globals["page_direction"] == "rtl"
+    assert build_environment(locale="xx").globals["page_direction"] == "ltr"

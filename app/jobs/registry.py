@@ -11,12 +11,16 @@ from app.privacy import jobs as privacy_jobs
 from app.privacy import service as privacy_service
 from app.signatures import emails as signature_emails
 from app.signatures.service import MAIL_SIGNATURE
+from app.updates import emails as update_emails
+from app.updates.service import FANOUT, MAIL_UPDATE
 
 HANDLERS: dict[str, Handler] = {
     MAIL_SIGNATURE: signature_emails.send_signature_mail,
     MAIL_SIGN_IN: organiser_emails.send_sign_in_mail,
     privacy_jobs.PURGE: privacy_jobs.purge_expired,
     privacy_service.SCRUB: privacy_jobs.scrub_files,
+    FANOUT: update_emails.run_fanout,
+    MAIL_UPDATE: update_emails.send_update_mail,
 }
 
 RECURRING: tuple[Recurring, ...] = (Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),)

@@ -39,7 +39,30 @@ def enqueue(
     )
 
 
-def schedule_once(session: Session, *, kind: str, unique_key: str, run_at: datetime) -> bool:
+def enqueue_many(session: Session, *, kind: str, ref_ids: Iterable[int]) -> int:
+    """Queue one job per id in one statement (a fan-out queues hundreds at a time)."""
+    now = utcnow()
+    rows = [
+        {
+            "kind": kind,
+            "ref_id": ref_id,
+            "state": JobState.PENDING.value,
+            "attempts": 0,
+            "max_attempts": Job.model_fields["max_attempts"].default,
+            "run_at": now,
+            "last_error": "",
+            "created_at": now,
+        }
+        for ref_id in ref_ids
+    ]
+    if rows:
+        session.execute(_TABLE.insert(), rows)
+    return len(rows)
+
+
+def schedule_once(
+    session: Session, *, kind: str, unique_key: str, run_at: datetime, ref_id: int | None = None
+) -> bool:
     """Queue a job unless one with ``unique_key`` exists (several workers may all try)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -47,7 +70,7 @@ def schedule_once(session: Session, *, kind: str, unique_key: str, run_at: datet
         insert(_TABLE)
         .values(
             kind=kind,
-            ref_id=None,
+            ref_id=ref_id,
             state=JobState.PENDING.value,
             attempts=0,
             max_attempts=Job.model_fields["max_attempts"].default,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache, partial
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -41,11 +41,15 @@ def build_environment(*, locale: str = DEFAULT_LOCALE) -> Environment:
     )
     translations = load_translations(LOCALES_DIR, locale)
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    try:
+        cldr = Locale.parse(locale, sep="-")
+    except (UnknownLocaleError, ValueError):  # a code Babel does not know: English conventions
+        cldr = Locale.parse(DEFAULT_LOCALE)
     # Numbers and dates as readers of the page's language write them.
-    env.filters["number"] = partial(_number, locale=locale)
-    env.filters["date"] = partial(_date, locale=locale)
+    env.filters["number"] = partial(_number, locale=str(cldr))
+    env.filters["date"] = partial(_date, locale=str(cldr))
     env.globals["locale"] = locale
-    env.globals["page_direction"] = Locale.parse(locale, sep="-").text_direction
+    env.globals["page_direction"] = cldr.text_direction
     return env
 
 

@@ -14,6 +14,7 @@ class Purpose(StrEnum):
     ORGANISER_SESSION = "organiser-session"
     ORGANISER_SECOND_FACTOR = "organiser-second-factor"
     TOTP_ENROLMENT = "organiser-totp-enrolment"
+    UNSUBSCRIBE = "signature-unsubscribe"
 
 
 class TokenError(Exception):

@@ -1,12 +1,11 @@
 """Letters as TOML files: a letter with its translations (``[translations.ru]`` tables of
-title, summary and body), recipients and first signatories, loaded (created, or updated by
-slug) and dumped. Loading checks the whole file first and reports every problem with its line;
-when there is one, nothing changes.
+title, summary and body), recipients, first signatories and supporting statements, loaded
+(created, or updated by slug) and dumped. Loading checks the whole file first and reports every
+problem with its line; when there is one, nothing changes.
 
-The format leaves room to grow: new top-level keys or tables (``[[statements]]``) can be added
-without changing what a file means today. Today an unknown key is a problem, so a file written
-for a later version is refused rather than half-loaded.
-"""
+The format leaves room to grow: new top-level keys or tables can be added without changing what
+a file means today. Today an unknown key is a problem, so a file written for a later version is
+refused rather than half-loaded."""
 
 from __future__ import annotations
 
@@ -57,7 +56,7 @@ TOP_LEVEL: dict[str, type] = {
     "body": str,
 }
 REQUIRED = ("slug", "title", "body")
-KINDS: tuple[Kind, ...] = ("recipients", "first_signatories")
+KINDS: tuple[Kind, ...] = ("recipients", "first_signatories", "statements")
 TRANSLATIONS = "translations"
 # A translation's keys in a file, in the order a dump writes them -> the form's field.
 TRANSLATION_KEYS = {"title": "title", "summary": "summary", "body": "body_markdown"}
@@ -448,5 +447,8 @@ def dump_letter(session: Session, *, slug: str) -> str:
     for kind in KINDS:
         for item in list_items(session, kind=kind, letter_id=letter.id):
             lines.append(f"\n[[{kind}]]")
-            lines.extend(f"{key} = {_toml_value(value)}" for key, value in item.values.items())
+            lines.extend(
+                f"{key} = {_toml_value(value, multi_line=key == 'body')}"
+                for key, value in item.values.items()
+            )
     return "\n".join(lines) + "\n"

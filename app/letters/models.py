@@ -65,6 +65,19 @@ class FirstSignatory(SQLModel, table=True):
     description: str = Field(default="", max_length=200)
 
 
+class SupportingStatement(SQLModel, table=True):
+    """A short message from a notable backer, printed with the letter (who, who they are, what)."""
+
+    __tablename__ = "supporting_statements"
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letters.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=200)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class Delivery(SQLModel, table=True):
     """One handing-over of the letter: when, to whom, how. Shown publicly."""
 

@@ -1,22 +1,23 @@
-"""A letter's recipients and first signatories: their rules, and adding, changing, ordering and
-removing them. The workspace's forms and letter files (app/letters/files.py) share the rules."""
+"""A letter's recipients, first signatories and supporting statements: their rules, and adding,
+changing, ordering and removing them. The workspace's forms and letter files (app/letters/files.py)
+share the rules."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from sqlmodel import Session, col, select
 
 from app.kit.i18n import N_
 from app.kit.text import has_control_characters
 from app.letters.forms import LANGUAGE
-from app.letters.models import FirstSignatory, Recipient
+from app.letters.models import FirstSignatory, Recipient, SupportingStatement
 from app.signatures.schemas import country_names
 
-Kind = Literal["recipients", "first_signatories"]
-Row = Recipient | FirstSignatory
+Kind = Literal["recipients", "first_signatories", "statements"]
+Row = Recipient | FirstSignatory | SupportingStatement
 
 # Each kind's fields, in the order forms and files show them: (name, limit, required).
 FIELDS: dict[Kind, tuple[tuple[str, int, bool], ...]] = {
@@ -29,20 +30,24 @@ FIELDS: dict[Kind, tuple[tuple[str, int, bool], ...]] = {
         ("language", 12, True),
     ),
     "first_signatories": (("name", 200, True), ("description", 200, False)),
+    # Who backs the letter, who they are, and their message (short: it is printed with it).
+    "statements": (("name", 200, True), ("description", 200, False), ("body", 2000, True)),
 }
-MULTI_LINE = frozenset({"postal_address"})
+MULTI_LINE = frozenset({"postal_address", "body"})
 DEFAULTS: dict[Kind, dict[str, str]] = {
     "recipients": {"language": "en"},
     "first_signatories": {},
+    "statements": {},
 }
-MODELS: dict[Kind, type[Recipient] | type[FirstSignatory]] = {
+MODELS: dict[Kind, type[Row]] = {
     "recipients": Recipient,
     "first_signatories": FirstSignatory,
+    "statements": SupportingStatement,
 }
 
 
 class ItemNotFound(Exception):
-    """No such recipient or first signatory on this letter."""
+    """No such recipient, first signatory or statement on this letter."""
 
 
 def field_names(kind: Kind) -> list[str]:
@@ -84,7 +89,7 @@ def problems(kind: Kind, values: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """A recipient or first signatory as the workspace and letter files see it."""
+    """A recipient, first signatory or statement as the workspace and letter files see it."""
 
     id: int
     values: dict[str, str]
@@ -95,17 +100,16 @@ class Item:
 
 
 def _rows(session: Session, kind: Kind, letter_id: int) -> Sequence[Row]:
-    if kind == "recipients":
-        return session.exec(
-            select(Recipient)
-            .where(Recipient.letter_id == letter_id)
-            .order_by(col(Recipient.position), col(Recipient.id))
-        ).all()
-    return session.exec(
-        select(FirstSignatory)
-        .where(FirstSignatory.letter_id == letter_id)
-        .order_by(col(FirstSignatory.position), col(FirstSignatory.id))
-    ).all()
+    model = MODELS[kind]
+    # One query for the three tables; mypy sees the union's common base, hence the cast.
+    return cast(
+        Sequence[Row],
+        session.exec(
+            select(model)
+            .where(model.letter_id == letter_id)
+            .order_by(col(model.position), col(model.id))
+        ).all(),
+    )
 
 
 def list_items(session: Session, *, kind: Kind, letter_id: int) -> list[Item]:
@@ -136,11 +140,7 @@ def add_item(session: Session, *, kind: Kind, letter_id: int, values: Mapping[st
 
 
 def _row(session: Session, kind: Kind, letter_id: int, item_id: int) -> Row:
-    row: Row | None = (
-        session.get(Recipient, item_id)
-        if kind == "recipients"
-        else session.get(FirstSignatory, item_id)
-    )
+    row = cast(Row | None, session.get(MODELS[kind], item_id))
     if row is None or row.letter_id != letter_id:  # another letter's: not found from here
         raise ItemNotFound(str(item_id))
     return row

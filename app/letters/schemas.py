@@ -25,6 +25,13 @@ class FirstSignatoryPublic:
 
 
 @dataclass(frozen=True, slots=True)
+class StatementPublic:
+    name: str
+    description: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryPublic:
     delivered_on: date
     recipient: str
@@ -86,6 +93,7 @@ class LetterPublic:
     accepting: bool
     recipients: list[RecipientPublic]
     first_signatories: list[FirstSignatoryPublic]
+    statements: list[StatementPublic]
     publisher_name: str
     publisher_contact: str
     delivery_plan: str

@@ -22,6 +22,7 @@ from app.letters.models import (
     LetterTranslation,
     LetterVersion,
     Recipient,
+    SupportingStatement,
 )
 from app.letters.schemas import (
     DeliveryPublic,
@@ -30,6 +31,7 @@ from app.letters.schemas import (
     LetterPublic,
     LetterSummary,
     RecipientPublic,
+    StatementPublic,
 )
 
 PUBLIC_STATUSES = (LetterStatus.OPEN, LetterStatus.CLOSED, LetterStatus.DELIVERED)
@@ -208,6 +210,14 @@ def get_public_letter(session: Session, *, slug: str, language: str = "") -> Let
         ],
         first_signatories=[
             FirstSignatoryPublic(name=f.name, description=f.description) for f in first
+        ],
+        statements=[
+            StatementPublic(name=s.name, description=s.description, body=s.body)
+            for s in session.exec(
+                select(SupportingStatement)
+                .where(SupportingStatement.letter_id == summary.id)
+                .order_by(col(SupportingStatement.position), col(SupportingStatement.id))
+            ).all()
         ],
         publisher_name=letter.publisher_name,
         publisher_contact=letter.publisher_contact,

@@ -4,6 +4,7 @@ is the address we validated, never one read back from a header a library may dec
 
 from __future__ import annotations
 
+import email.policy
 import re
 import smtplib
 import ssl
@@ -42,7 +43,9 @@ class Sender(Protocol):
 
 def build_message(mail: RenderedMail, settings: Settings) -> EmailMessage:
     local, _, domain = mail.to.rpartition("@")
-    message = EmailMessage()
+    # Headers we add raw (List-Unsubscribe) are written as they are: folding would turn a long
+    # address into RFC 2047 encoded words, which no mail client reads as an address.
+    message = EmailMessage(policy=email.policy.default.clone(refold_source="none"))
     message["From"] = settings.mail_from
     # Built from parts: the header holds exactly the address we validated.
     message["To"] = Address(addr_spec=f"{local}@{domain}")
@@ -52,6 +55,10 @@ def build_message(mail: RenderedMail, settings: Settings) -> EmailMessage:
     # copy carries the same Message-ID, so mail systems can tell it is the same message.
     message["Message-ID"] = mail.message_id
     message["Auto-Submitted"] = "auto-generated"
+    for name, value in mail.headers:
+        if "\r" in value or "\n" in value or not value.isascii():
+            raise ValueError(f"header {name} must be one line of ASCII")
+        message.set_raw(name, value)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     return message

@@ -14,6 +14,8 @@ class RenderedMail:
     text: str
     html: str
     message_id: str
+    # Further headers, e.g. List-Unsubscribe on updates (values we built, never user input).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def message_id_for(*, kind: str, job_id: int, created_at: datetime, base_url: str) -> str:

@@ -1,6 +1,6 @@
-"""Workspace pages for a letter's recipients and first signatories: add, edit, reorder, delete.
-The same routes serve both lists; each checks the organiser's access to the letter, and that
-the person belongs to that letter, and every change goes to the audit log."""
+"""Workspace pages for a letter's recipients, first signatories and supporting statements: add,
+edit, reorder, delete. The same routes serve the three lists; each checks the organiser's access to
+the letter, and that the person belongs to that letter, and every change goes to the audit log."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class PersonFormData(BaseModel):
     postal_address: str = ""
     language: str = ""
     description: str = ""
+    body: str = ""
     csrf_token: str = ""
 
 
@@ -59,6 +60,7 @@ class ListPages:
 LISTS = (
     ListPages(kind="recipients", path="recipients", audit="recipient"),
     ListPages(kind="first_signatories", path="first-signatories", audit="first_signatory"),
+    ListPages(kind="statements", path="statements", audit="statement"),
 )
 
 

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, func, update
+from sqlalchemy import Table, case, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.jobs import service as jobs
+from app.jobs.models import JobState
 from app.kit.tokens import Purpose, TokenError, Tokens
 from app.letters import service as letters
 from app.organisers.models import AuditEntry, LetterOrganiser, Organiser, SignInLink
@@ -87,21 +88,51 @@ def find_organiser_id(session: Session, *, email: str, keyring: Keyring) -> int 
     ).first()
 
 
-def request_sign_in(session: Session, *, email: str, keyring: Keyring, per_hour: int) -> None:
+def request_sign_in(
+    session: Session, *, email: str, keyring: Keyring, per_hour: int, link_minutes: float
+) -> None:
     """Mail a one-time sign-in link if this address has an account and has not asked too
-    often; the caller shows the same page either way."""
+    often; the caller shows the same page either way.
+
+    Nobody can lock an organiser out by asking in their name: past the hourly limit a link is
+    still sent whenever no unused link younger than a link's lifetime exists, so the newest
+    mail in the organiser's inbox always holds a working link. A flood is bounded all the same:
+    ``per_hour`` mails an hour, plus at most one per link lifetime.
+
+    Both paths, account or not, run the same queries and write one job row (a refused mail is
+    recorded as dropped), so the answer's timing says little about the address.
+    """
+    now = utcnow()
+    live_since = now - timedelta(minutes=link_minutes)
     organiser_id = find_organiser_id(session, email=email, keyring=keyring)
-    if organiser_id is None:
-        return
-    recent = session.exec(
-        select(func.count())
+    recent, live = session.execute(
+        select(
+            func.count(),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            (col(SignInLink.used_at).is_(None))
+                            & (col(SignInLink.created_at) > live_since),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+        )
         .select_from(SignInLink)
-        .where(SignInLink.organiser_id == organiser_id)
-        .where(col(SignInLink.created_at) > utcnow() - timedelta(hours=1))
+        .where(SignInLink.organiser_id == (organiser_id or 0))
+        .where(col(SignInLink.created_at) > min(now - timedelta(hours=1), live_since))
     ).one()
-    if recent >= per_hour:
+    if organiser_id is None:
+        jobs.enqueue(session, kind=MAIL_SIGN_IN, state=JobState.DROPPED, note="no account")
         return
-    link = SignInLink(organiser_id=organiser_id, nonce=secrets.token_urlsafe(16))
+    if recent >= per_hour and live > 0:
+        jobs.enqueue(session, kind=MAIL_SIGN_IN, state=JobState.DROPPED, note="mail limit")
+        return
+    link = SignInLink(organiser_id=organiser_id, nonce=secrets.token_urlsafe(16), created_at=now)
     session.add(link)
     session.flush()
     jobs.enqueue(session, kind=MAIL_SIGN_IN, ref_id=link.id)

@@ -58,6 +58,7 @@ def request_sign_in(
         email=form.valid_email(),
         keyring=settings.keyring(),
         per_hour=settings.sign_in_links_per_hour,
+        link_minutes=settings.sign_in_link_minutes,
     )
     return RedirectResponse("/organise/sign-in/sent", status_code=303)
 

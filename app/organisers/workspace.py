@@ -320,5 +320,6 @@ def invite_organiser(
             email=email,
             keyring=settings.keyring(),
             per_hour=settings.sign_in_links_per_hour,
+            link_minutes=settings.sign_in_link_minutes,
         )
     return RedirectResponse("/organise", status_code=303)

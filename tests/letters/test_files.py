@@ -173,6 +173,9 @@ body = "Not a translation."
 title = "Not a language code"
 body = "tlhIngan Hol"
 colour = "red"
+
+[[statements]]
+name = "No message"
 '''
 
 
@@ -200,6 +203,7 @@ def test_every_problem_with_its_line_and_nothing_changed(
         27: "[translations.en]: This is the letter's own language",
         31: "[translations.klingon]: Use a language code",
         34: "unknown key 'colour' in [translations.klingon]",
+        36: "body is missing",
     }
     assert {line for line, _ in reported} == set(expected_lines), lines
     for line, message in reported:
@@ -230,6 +234,7 @@ def test_the_demo_is_a_letter_file(
     assert dumped in shipped  # the same text, under the demo's own opening comment
     data = tomllib.loads(dumped)
     assert len(data["recipients"]) == 5 and len(data["first_signatories"]) == 11
+    assert [s["name"] for s in data["statements"]] == ["Dmitry Muratov"]
     assert run(settings, monkeypatch, "demo") == 0
     assert "already there" in capsys.readouterr().out
 

@@ -12,9 +12,11 @@ from starlette.testclient import TestClient
 
 from app.db import open_session
 from app.jobs.worker import JobWorker
+from app.kit.tokens import Purpose, Tokens
 from app.letters import translations
 from app.letters.models import LetterStatus
 from app.letters.translations import TranslationInput
+from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import (
     add_letter,
     csrf_from,
@@ -27,6 +29,7 @@ from tests.helpers import (
 )
 from tests.html import form_values, parse
 from tests.smtp import SMTPServer
+from tests.updates.helpers import signer
 
 RUSSIAN_TITLE = "Всех на всех: освободить политзаключённых и гражданских заложников"
 
@@ -215,3 +218,15 @@ def test_a_draft_translation_is_as_private_as_its_letter(
         )
         session.commit()
     assert client.get("/letters/draft-letter?lang=ru").status_code == 404
+
+
+def test_the_unsubscribe_page_speaks_the_signers_language(
+    client: TestClient, engine: Engine, letter_slug: str
+) -> None:
+    reader = signer(engine, letter_slug, "reader@example.org", language="uk")
+    token = Tokens([TEST_SECRET_KEY]).make(Purpose.UNSUBSCRIBE, reader.public_id)
+    page = client.get(f"/letters/{letter_slug}/unsubscribe/{token}")
+    assert page.status_code == 200
+    assert _html_tag(page.text)["lang"] == "uk"
+    assert "Відписатися від новин" in page.text and "Всіх на всіх" in page.text
+    assert f'href="/letters/{letter_slug}?lang=uk"' in page.text

@@ -20,6 +20,10 @@ from app.organisers.translations import router as translations_router
 from app.organisers.workspace import router as workspace_router
 from app.signatures import moderation
 from app.signatures.models import RuleKind
+from app.updates.forms import parse_update_form
+from app.updates.service import add_version, create_update
+from app.updates.versions import router as update_versions_router
+from app.updates.workspace import router as updates_router
 from tests.helpers import TEST_KEYRING, add_signature, csrf_from
 from tests.organisers.helpers import add_organiser, sign_in
 from tests.smtp import SMTPServer
@@ -44,13 +48,14 @@ FORM = {
     "reason": "Taken over",
     "kind": "pattern",
     "pattern": "Anna",
+    "subject": "Words put in our mouth",
 }
 
 
 def concrete(path: str, letter_id: str) -> str:
-    """A route's path with its letter and with signature, rule or recipient 1 (which exist in
-    the tests), and the demo letter's Russian translation."""
-    for other in ("{signature_id}", "{rule_id}", "{item_id}"):
+    """A route's path with its letter and with signature, rule, recipient, update or update
+    version 1 (which exist in the tests), and the demo letter's Russian translation."""
+    for other in ("{signature_id}", "{rule_id}", "{item_id}", "{update_id}", "{version_id}"):
         path = path.replace(other, "1")
     return path.replace("{language}", "ru").replace("{letter_id}", letter_id)
 
@@ -66,6 +71,8 @@ def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
         *exports_router.routes,
         *dashboard_router.routes,
         *translations_router.routes,
+        *updates_router.routes,
+        *update_versions_router.routes,
     ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
@@ -91,13 +98,19 @@ def snapshot(engine: Engine) -> list[object]:
             for table in (
                 "recipients",
                 "first_signatories",
+                "supporting_statements",
                 "letter_translations",
                 "letter_versions",
             )
         ]
         signatures = connection.execute(text("SELECT * FROM signatures ORDER BY id")).all()
         rules = connection.execute(text("SELECT * FROM invalidation_rules ORDER BY id")).all()
-    return [letters, sorted(owners), audit, people, signatures, rules]
+        updates = [
+            connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+            for table in ("updates", "update_versions", "update_deliveries")
+        ]
+        jobs = connection.execute(text("SELECT kind, ref_id FROM jobs ORDER BY id")).all()
+    return [letters, sorted(owners), audit, people, signatures, rules, updates, jobs]
 
 
 @pytest.fixture
@@ -113,8 +126,13 @@ def moderated(engine: Engine, letter_slug: str) -> None:
             organiser_id=None,
             keyring=TEST_KEYRING,
         )
+        # Update 1, a draft with version 1, on letter 1.
+        form = parse_update_form({"subject": "Ours", "body_markdown": "Text.", "language": "en"})
+        update_id = create_update(session, letter_id=1, organiser_id=None, form=form)
+        form.values["language"] = "ru"
+        add_version(session, letter_id=1, update_id=update_id, form=form)
         session.commit()
-    assert (signature.id, signature.letter_id) == (1, 1)
+    assert (signature.id, signature.letter_id, update_id) == (1, 1, 1)
 
 
 def test_nobody_reaches_any_workspace_route(

@@ -1,5 +1,6 @@
-"""Recipients and first signatories from the workspace: added, edited, reordered and deleted
-through the pages, audited, shown on the public letter, and out of other organisers' reach."""
+"""Recipients, first signatories and supporting statements from the workspace: added, edited,
+reordered and deleted through the pages, audited, shown on the public letter, and out of other
+organisers' reach."""
 
 from __future__ import annotations
 
@@ -160,3 +161,35 @@ def test_another_letters_people_are_not_found_from_ones_own_letter(
         assert response.status_code == 404, action
     assert [r.name for r in stored(engine, theirs)] == ["Their recipient"]
     assert writer.get(f"/organise/letters/{theirs}/recipients").status_code == 404
+
+
+def test_supporting_statements_are_printed_with_the_letter_as_text(
+    writer: TestClient, engine: Engine
+) -> None:
+    letter_id = own_letter(engine, ORGANISER, "to-the-ministers")
+    base = f"/organise/letters/{letter_id}/statements"
+    missing = post(writer, base, base, name="Dmitry Muratov", description="laureate", body=" ")
+    assert missing.status_code == 400
+    doc = parse(missing.text)
+    [form] = [f for f in doc.find_all("form") if f.attrs.get("action") == base]
+    assert set(field_errors(doc, form)) == {"body"}
+    assert form_values(form)["name"] == "Dmitry Muratov"
+
+    post(writer, base, base, name="Dmitry Muratov", description="laureate",
+         body="Free them all.\r\n\r\n<script>alert(1)</script> now")  # fmt: skip
+    post(writer, base, base, name="Ada Lovelace", body="I agree.")
+    public = writer.get("/letters/to-the-ministers").text
+    section = parse(public).find("section", **{"class": "statements"})
+    assert section is not None
+    quotes = section.find_all("figure")
+    assert [q.find_all("figcaption")[0].text() for q in quotes] == [
+        "Dmitry Muratov , laureate",  # text() joins the parts with spaces
+        "Ada Lovelace",
+    ]
+    assert [p.text() for p in quotes[0].find_all("p")] == [
+        "Free them all.",
+        "<script>alert(1)</script> now",
+    ]
+    assert "<script>alert(1)" not in public
+    audit = writer.get(f"/organise/letters/{letter_id}/audit").text
+    assert audit.count("statement.added") == 2
