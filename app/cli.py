@@ -1,4 +1,4 @@
-"""The ``undersigned`` command: migrate, demo, serve, worker, letters load and dump."""
+"""The ``undersigned`` command: migrate, demo, serve, worker, letters load and dump, webhooks."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from app.config import MIGRATIONS_DIR, ConfigurationError, Settings
 from app.db import make_engine, open_session
 from app.kit.logging import install_redaction
 from app.privacy.keys import KeyMaterialError
+from app.webhooks import cli as webhooks_cli
 
 log = logging.getLogger("undersigned")
 
@@ -261,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--admin", action="store_true", help="may see every letter and invite organisers"
     )
     _add_letters_commands(commands)
+    webhooks_cli.add_commands(commands)
     return parser
 
 
@@ -282,6 +284,8 @@ def _run(args: argparse.Namespace) -> int:
         return load_letter_file(settings, path=args.file)
     elif args.command == "letters":
         return dump_letter_file(settings, slug=args.slug)
+    elif args.command == "webhooks":
+        return webhooks_cli.run(settings, args)
     return 0
 
 

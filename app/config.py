@@ -90,6 +90,14 @@ class Settings(BaseSettings):
 
     signatures_page_size: int = 50
 
+    # Webhooks: endpoints must be https on public addresses. ``webhook_allow_private`` also
+    # allows http and loopback/private addresses: for tests and local development, never in
+    # production (it would let an organiser make the server call its own network).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # Extra CA certificates (PEM) trusted for webhook endpoints, e.g. a private CA's.
+    webhook_ca_file: str = ""
+
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
     # sign-in links one account may be sent per hour.
     sign_in_link_minutes: float = 15.0

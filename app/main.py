@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import TimeoutError as DatabaseTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 
 from app.config import STATIC_DIR, Settings
+from app.counters.api import router as api_router
+from app.counters.docs import router as api_docs_router
 from app.counters.routes import router as counters_router
 from app.db import make_engine
 from app.jobs.worker import JobWorker, start_in_thread
@@ -29,6 +30,7 @@ from app.kit.security import (
     relative_location,
     trimmed_path,
 )
+from app.kit.static import HashedStaticFiles
 from app.kit.templating import build_templates, default_environment
 from app.kit.tokens import TokenError, Tokens
 from app.letters.routes import router as letters_router
@@ -50,6 +52,7 @@ from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdra
 from app.updates.unsubscribe import router as unsubscribe_router
 from app.updates.versions import router as update_versions_router
 from app.updates.workspace import router as updates_router
+from app.webhooks.routes import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
-    if request.url.path.endswith(".json"):
+    if request.url.path.endswith(".json") or request.url.path.startswith("/api/"):
         return JSONResponse(
             {"error": title}, status_code=status, headers={"access-control-allow-origin": "*"}
         )
@@ -149,6 +152,8 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(letters_router)
     app.include_router(signatures_router)
     app.include_router(counters_router)
+    app.include_router(api_router)
+    app.include_router(api_docs_router)
     app.include_router(second_factor_router)  # before sign_in_router: /sign-in/code
     app.include_router(sign_in_router)
     app.include_router(workspace_router)
@@ -160,7 +165,8 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(updates_router)
     app.include_router(update_versions_router)
     app.include_router(unsubscribe_router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(webhooks_router)
+    app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(
         AdmissionMiddleware,
@@ -169,7 +175,10 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         max_wait_seconds=settings.max_queue_seconds,
     )
     app.add_middleware(
-        SecurityMiddleware, base_url=settings.base_url, secure_cookies=settings.secure_cookies
+        SecurityMiddleware,
+        base_url=settings.base_url,
+        secure_cookies=settings.secure_cookies,
+        site_name=settings.site_name,
     )
     app.add_middleware(RequestLogMiddleware)
 

@@ -11,6 +11,7 @@ from app.letters import models as _letters  # noqa: F401 - tables for autogenera
 from app.organisers import models as _organisers  # noqa: F401
 from app.signatures import models as _signatures  # noqa: F401
 from app.updates import models as _updates  # noqa: F401
+from app.webhooks import models as _webhooks  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

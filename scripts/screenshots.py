@@ -199,6 +199,11 @@ def shoot_workspace(page: Page, settings: Settings, out: Path, width: str) -> No
     shoot_moderation(page, out, width)
     page.goto("/organise/letters/1/dashboard")  # the demo letter, with its signers
     shoot(page, out, "organise-dashboard", width)
+    page.goto("/organise/letters/1/webhooks")
+    page.get_by_label("Address (https://…)").fill("https://93.184.215.14/hooks/letter")
+    page.get_by_role("button", name="Add").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-webhooks", width)
     shoot_updates(page, settings, out, width)
 
 
@@ -340,6 +345,26 @@ def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> Non
 
         page.goto("/letters/no-such-letter")
         shoot(page, out, "not-found", width)
+
+        page.goto("/docs")
+        shoot(page, out, "api-docs", width)
+
+        # A form sent from another site: the browser sets Sec-Fetch-Site itself, so the
+        # refusal is fetched as such a post would be, then shown as the page it is.
+        refused = page.request.post(
+            f"/letters/{DEMO_SLUG}/sign",
+            form={"name": "Cross Site", "email": "cross@example.org"},
+            headers={"sec-fetch-site": "cross-site"},
+        )
+        assert refused.status == 403
+        html = refused.text()
+        page.route(
+            "**/refused-preview",
+            lambda route, html=html: route.fulfill(body=html, content_type="text/html"),
+        )
+        page.goto("/refused-preview")
+        shoot(page, out, "cross-site-refused", width)
+        page.unroute("**/refused-preview")
 
         shoot_workspace(page, settings, out, width)
 

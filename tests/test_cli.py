@@ -26,7 +26,6 @@ from app.kit.tokens import Purpose, Tokens
 from app.letters.demo import DEMO_SLUG
 from app.letters.models import Letter
 from tests.conftest import skip_for_missing
-from tests.helpers import csrf_from
 from tests.pg import PostgresServer, free_port
 
 SCRIPT = Path(sys.executable).parent / "undersigned"
@@ -159,7 +158,6 @@ def test_serve_runs_the_app_and_prints_mail_to_the_console(tmp_path: Path) -> No
                     "name": "Console Signer",
                     "email": "console.signer@example.org",
                     "visibility": "public",
-                    "csrf_token": csrf_from(page.text),
                 }
                 posted = client.post(f"/letters/{DEMO_SLUG}/sign", data=form)
                 assert posted.status_code == 303

@@ -11,7 +11,8 @@ import app.jobs.models
 import app.letters.models
 import app.organisers.models
 import app.signatures.models
-import app.updates.models  # noqa: F401 - every table is registered
+import app.updates.models
+import app.webhooks.models  # noqa: F401 - every table is registered
 
 
 def test_models_match_the_migrations(engine: Engine) -> None:

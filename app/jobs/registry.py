@@ -13,6 +13,7 @@ from app.signatures import emails as signature_emails
 from app.signatures.service import MAIL_SIGNATURE
 from app.updates import emails as update_emails
 from app.updates.service import FANOUT, MAIL_UPDATE
+from app.webhooks import service as webhooks
 
 HANDLERS: dict[str, Handler] = {
     MAIL_SIGNATURE: signature_emails.send_signature_mail,
@@ -21,6 +22,11 @@ HANDLERS: dict[str, Handler] = {
     privacy_service.SCRUB: privacy_jobs.scrub_files,
     FANOUT: update_emails.run_fanout,
     MAIL_UPDATE: update_emails.send_update_mail,
+    webhooks.SCAN: webhooks.run_scan,
+    webhooks.DELIVER: webhooks.deliver,
 }
 
-RECURRING: tuple[Recurring, ...] = (Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),)
+RECURRING: tuple[Recurring, ...] = (
+    Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),
+    Recurring(kind=webhooks.SCAN, every=timedelta(minutes=1)),  # batches events per minute
+)

@@ -33,6 +33,7 @@ def render_page(
     settings: Settings = request.app.state.settings
     full_context = {
         "site_name": settings.site_name,
+        "base_url": settings.base_url,
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token(request) if form else "",
         "lang_query": "",  # "?lang=ru" keeps a signer's links in the language they read

@@ -1,4 +1,5 @@
-"""Cross-site request checks, the CSRF cookie, and security headers on every response."""
+"""Cross-origin request checks, the workspace's CSRF cookie, and security headers on every
+response."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.i18n import N_
@@ -49,33 +50,46 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def is_cross_site(headers: MutableHeaders, allowed_origins: set[str]) -> bool:
+def is_cross_origin(method: str, headers: MutableHeaders, trusted_origin: str) -> bool:
+    """Go 1.25's ``http.CrossOriginProtection``: safe methods pass; a browser's
+    ``Sec-Fetch-Site`` decides when sent (only ``same-origin`` and ``none``, a typed address or a
+    bookmark, pass); else an ``Origin`` must be the configured public origin (never one built
+    from the Host header, which the client chooses); a request with neither came from no
+    browser, so no other site's page can have sent it, and passes. ``Origin: null`` (sent by
+    some browsers from pages with no referrer) is not our origin: every browser that sends
+    it also sends ``Sec-Fetch-Site``, which is read first."""
+    if method in SAFE_METHODS:
+        return False
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None:
-        return fetch_site not in ("same-origin", "none")
+        return fetch_site.strip().lower() not in ("same-origin", "none")
     origin = headers.get("origin")
-    # Browsers send "Origin: null" from pages with Referrer-Policy: no-referrer (our token
-    # pages), so "null" proves nothing either way; the CSRF token decides.
-    return origin is not None and origin != "null" and origin.lower() not in allowed_origins
+    return origin is not None and origin.strip().lower() != trusted_origin
+
+
+REFUSED_TITLE = N_("This form was sent from another website")
+REFUSED_MESSAGE = N_(
+    "So it was refused, and nothing was stored. To sign or send a form, open the page on this"
+    " website itself and send it from there."
+)
 
 
 class SecurityMiddleware:
-    """Rejects cross-site writes, issues the CSRF cookie, and adds security headers."""
+    """Refuses cross-origin writes, issues the workspace's CSRF cookie, adds security headers."""
 
-    def __init__(self, app: ASGIApp, *, base_url: str, secure_cookies: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, base_url: str, secure_cookies: bool, site_name: str = ""
+    ) -> None:
         self.app = app
-        self.allowed_origin = _origin_of(base_url)
+        self.trusted_origin = _origin_of(base_url)
         self.secure_cookies = secure_cookies
+        self.site_name = site_name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = MutableHeaders(scope=scope)
-        # The public address, and the address this request came to (127.0.0.1 vs localhost in
-        # development); a browser never lets a page elsewhere forge either in Origin.
-        own_origin = f"{scope['scheme']}://{headers.get('host', '')}".lower()
-        allowed = {self.allowed_origin, own_origin}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -88,11 +102,8 @@ class SecurityMiddleware:
                     out.append("set-cookie", self._cookie(new_token))
             await send(message)
 
-        if scope["method"] not in SAFE_METHODS and is_cross_site(headers, allowed):
-            response = PlainTextResponse(
-                "This form was sent from another website, so it was refused.", status_code=403
-            )
-            await response(scope, receive, send_with_headers)
+        if is_cross_origin(scope["method"], headers, self.trusted_origin):
+            await self._refusal()(scope, receive, send_with_headers)
             return
         limit = LETTER_FORM_BYTES if LETTER_FORMS.fullmatch(scope["path"]) else MAX_BODY_BYTES
         declared = headers.get("content-length", "0")
@@ -101,6 +112,19 @@ class SecurityMiddleware:
             await response(scope, receive, send_with_headers)
             return
         await self.app(scope, _limited(receive, limit), send_with_headers)
+
+    def _refusal(self) -> Response:
+        from app.kit.templating import default_environment
+
+        try:
+            html = (
+                default_environment()
+                .get_template("errors/error.html")
+                .render(site_name=self.site_name, title=REFUSED_TITLE, message=REFUSED_MESSAGE)
+            )
+        except Exception:  # the refusal must never fail: a plain page then
+            return PlainTextResponse(f"{REFUSED_TITLE}. {REFUSED_MESSAGE}", status_code=403)
+        return HTMLResponse(html, status_code=403, headers={"cache-control": "no-store"})
 
     def _cookie(self, token: str) -> str:
         secure = "; Secure" if self.secure_cookies else ""

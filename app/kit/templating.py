@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from app.config import LOCALES_DIR, TEMPLATES_DIR
 from app.kit.i18n import load_translations
+from app.kit.static import static_url
 
 DEFAULT_LOCALE = "en"
 
@@ -50,6 +51,7 @@ def build_environment(*, locale: str = DEFAULT_LOCALE) -> Environment:
     env.filters["date"] = partial(_date, locale=str(cldr))
     env.globals["locale"] = locale
     env.globals["page_direction"] = cldr.text_direction
+    env.globals["static_url"] = static_url
     return env
 
 

@@ -7,6 +7,7 @@ from fastapi import Request
 from sqlmodel import Session
 from starlette.responses import Response
 
+from app.kit.caching import cacheable
 from app.kit.pages import render_page
 from app.letters.languages import chrome_locale
 from app.letters.schemas import LetterPublic
@@ -31,10 +32,13 @@ def render_letter_page(
     notice: str = "",
     status_code: int = 200,
 ) -> Response:
+    """The page as every visitor sees it (no form values, no notice) is shared-cacheable, with
+    an ETag; a form sent back to be corrected holds what one person typed, so is never stored."""
     count = signatures.count_confirmed(session, letter_id=letter.id)
     latest = signatures.latest_public_signers(session, letter_id=letter.id, limit=LATEST_SIGNERS)
     locale = chrome_locale(letter.language)
-    return render_page(
+    personal = form is not None or bool(notice) or status_code != 200
+    response = render_page(
         request,
         "letters/show.html",
         {
@@ -47,6 +51,7 @@ def render_letter_page(
             "lang_query": letter.lang_query,
         },
         status_code=status_code,
-        form=True,
+        no_store=personal,
         locale=locale,
     )
+    return response if personal else cacheable(request, response, page=True)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from app.config import Settings
 from app.db import SessionDep
+from app.kit.caching import cacheable
 from app.kit.pages import render_page
 from app.letters import service
 from app.letters.languages import chrome_locale
@@ -23,7 +24,8 @@ router = APIRouter()
 def list_letters(request: Request, session: SessionDep) -> Response:
     letters = service.list_public_letters(session)
     counts = signatures.counts_confirmed(session, letter_ids=[letter.id for letter in letters])
-    return render_page(request, "letters/index.html", {"letters": letters, "counts": counts})
+    rendered = render_page(request, "letters/index.html", {"letters": letters, "counts": counts})
+    return cacheable(request, rendered, page=True)
 
 
 @router.api_route("/letters/{slug}", methods=["GET", "HEAD"])
@@ -45,7 +47,7 @@ def list_signers(
     signers = signatures.public_signers_page(
         session, letter_id=letter.id, page=page, page_size=settings.signatures_page_size
     )
-    return render_page(
+    rendered = render_page(
         request,
         "letters/signatures.html",
         {
@@ -55,6 +57,8 @@ def list_signers(
             "countries": country_names(locale),
             "lang_query": letter.lang_query,
         },
-        no_store=True,
         locale=locale,
     )
+    # Only names their signers chose to show; a withdrawn one leaves shared caches within
+    # max-age + stale-while-revalidate (app.kit.caching).
+    return cacheable(request, rendered, page=True)

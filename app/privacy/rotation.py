@@ -11,13 +11,16 @@ from app.signatures.models import Signature
 
 
 def reencrypt_everything(engine: Engine, *, keyring: Keyring, batch_size: int = 500) -> int:
-    """Signers' addresses, then organisers' addresses and authenticator secrets: everything
+    """Signers' addresses, then organisers' addresses and authenticator secrets, and webhook
+    secrets: everything
     encrypted, so the old key can be dropped afterwards."""
     from app.organisers import service as organisers
+    from app.webhooks import service as webhooks
 
     changed = reencrypt_addresses(engine, keyring=keyring, batch_size=batch_size)
     with open_session(engine, write=True) as session:
         changed += organisers.reencrypt(session, keyring=keyring)
+        changed += webhooks.reencrypt(session, keyring=keyring)
         session.commit()
     return changed
 

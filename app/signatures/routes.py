@@ -12,7 +12,6 @@ from starlette.responses import RedirectResponse, Response
 from app.db import SessionDep
 from app.kit.i18n import N_
 from app.kit.pages import render_page
-from app.kit.security import csrf_valid
 from app.kit.state import app_settings, app_tokens
 from app.kit.tokens import Purpose
 from app.letters import service as letters
@@ -38,7 +37,6 @@ from app.signatures.schemas import (
 router = APIRouter()
 
 DAY = 86_400.0
-EXPIRED_FORM = N_("Your form had expired, so nothing was sent. Please check it and send it again.")
 CLOSED = N_("This letter is closed and no longer accepts signatures.")
 
 
@@ -61,10 +59,6 @@ def sign_letter(
     if not letter.accepting:
         return render_letter_page(
             request, session, letter, form=form, notice=CLOSED, status_code=409
-        )
-    if not csrf_valid(request, data.csrf_token):
-        return render_letter_page(
-            request, session, letter, form=form, notice=EXPIRED_FORM, status_code=400
         )
     if not form.valid:
         return render_letter_page(request, session, letter, form=form, status_code=400)
@@ -102,7 +96,7 @@ def _signer_page(
 def manage_page(request: Request, session: SessionDep, slug: str) -> Response:
     letter = _public_summary(request, session, slug)
     context = {"form": SignForm(values={"email": ""}), "notice": ""}
-    return _signer_page(request, "signatures/manage.html", letter, context, form=True)
+    return _signer_page(request, "signatures/manage.html", letter, context)
 
 
 @router.post("/letters/{slug}/manage")
@@ -112,11 +106,10 @@ def request_links(
     """Always the same page; a mail goes out only if this mailbox has signed (rate-limited)."""
     letter = _public_summary(request, session, slug)
     form = parse_email_only(data.model_dump())
-    notice = "" if csrf_valid(request, data.csrf_token) else EXPIRED_FORM
-    if notice or not form.valid:
-        context = {"form": form, "notice": notice}
+    if not form.valid:
+        context = {"form": form, "notice": ""}
         return _signer_page(
-            request, "signatures/manage.html", letter, context, form=True, status_code=400
+            request, "signatures/manage.html", letter, context, no_store=True, status_code=400
         )
     if not data.website.strip():  # the honeypot
         service.request_links(
@@ -183,7 +176,6 @@ def _token_page(
         template,
         context,
         status_code=status_code,
-        form=True,
         token_page=True,
         locale=locale,
     )
@@ -210,16 +202,6 @@ def confirm_signature(
     # The page's form says it carries the details; a bare button post keeps what was shown.
     shown = details_form(described.details).values
     form = parse_details_form(data.model_dump() if data.details_form else shown)
-    if not csrf_valid(request, data.csrf_token):
-        return _token_page(
-            request,
-            session,
-            token,
-            Purpose.CONFIRM,
-            notice=EXPIRED_FORM,
-            status_code=400,
-            form=form,
-        )
     if not form.valid:
         return _token_page(request, session, token, Purpose.CONFIRM, status_code=400, form=form)
     confirmed = service.confirm(
@@ -263,10 +245,6 @@ def withdraw_page(request: Request, session: SessionDep, token: str) -> Response
 def withdraw_signature(
     request: Request, session: SessionDep, token: str, data: Annotated[ButtonFormData, Form()]
 ) -> Response:
-    if not csrf_valid(request, data.csrf_token):
-        return _token_page(
-            request, session, token, Purpose.WITHDRAW, notice=EXPIRED_FORM, status_code=400
-        )
     withdrawn = service.withdraw(
         session,
         tokens=app_tokens(request),

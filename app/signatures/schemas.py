@@ -246,10 +246,13 @@ class SignFormData(BaseModel):
     may_contact: str = ""
     language: str = ""  # the language of the text shown with the form
     website: str = ""  # the honeypot
-    csrf_token: str = ""
 
 
 class ButtonFormData(BaseModel):
+    """A button's POST. On the public pages it carries nothing (the token in the address says
+    what it acts on, the cross-origin check in app.kit.security that our page sent it); the
+    workspace's buttons, which reuse it, also carry their CSRF token."""
+
     model_config = ConfigDict(extra="ignore")
 
     csrf_token: str = ""
@@ -267,7 +270,6 @@ class DetailsFormData(BaseModel):
     visibility: str = ""
     may_contact: str = ""
     details_form: str = ""  # set by the page's form: the fields above are what was typed
-    csrf_token: str = ""
 
 
 class EmailFormData(BaseModel):
@@ -275,4 +277,4 @@ class EmailFormData(BaseModel):
 
     email: str = ""
     website: str = ""  # the honeypot
-    csrf_token: str = ""
+    csrf_token: str = ""  # read by the workspace's sign-in forms only

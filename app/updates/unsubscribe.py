@@ -18,7 +18,6 @@ from starlette.responses import Response
 from app.db import SessionDep
 from app.kit.i18n import N_
 from app.kit.pages import render_page
-from app.kit.security import csrf_valid
 from app.kit.state import app_settings, app_tokens
 from app.kit.tokens import TokenError
 from app.letters.languages import chrome_locale
@@ -34,7 +33,6 @@ ONE_CLICK = "One-Click"
 class UnsubscribeFormData(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    csrf_token: str = ""
     # RFC 8058's one-click body: List-Unsubscribe=One-Click
     one_click: str = Field(default="", alias="List-Unsubscribe")
     # The page's buttons: "off" (unsubscribe) or "on" (hear from the organisers again).
@@ -58,7 +56,6 @@ def _page(
         "updates/unsubscribe.html",
         {"choice": choice, "done": done, "notice": notice, "lang_query": choice.lang_query},
         status_code=status,
-        form=True,
         token_page=True,
         locale=chrome_locale(choice.language),  # the signer's language
     )
@@ -90,8 +87,6 @@ def unsubscribe(
 ) -> Response:
     choice = _describe(request, session, slug, token)
     one_click = data.one_click == ONE_CLICK
-    if not one_click and not csrf_valid(request, data.csrf_token):
-        return _page(request, choice, notice=EXPIRED_FORM, status=400)
     wanted = not one_click and data.contact == "on"
     choice = contact.set_contact(
         session,

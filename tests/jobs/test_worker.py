@@ -24,6 +24,7 @@ from app.privacy import jobs as privacy_jobs
 from app.signatures.emails import send_signature_mail
 from app.signatures.models import Signature, SignatureState
 from app.signatures.service import MAIL_SIGNATURE
+from app.webhooks import service as webhooks
 from tests.helpers import (
     add_signature,
     queued_jobs,
@@ -420,13 +421,14 @@ def test_the_purge_job_deletes_expired_pending_signatures_and_old_jobs(
     ]
     # The app's own registry: the purge is scheduled by the worker itself.
     worker = JobWorker(engine=engine, settings=settings, sender=SMTPSender(settings))
-    assert worker.run_due() == 1
+    assert worker.run_due() == 2  # the purge, and the webhooks' scan (with nothing to do)
 
     assert [each.id for each in signatures(engine)] == [young_pending, old_confirmed]
     remaining = queued_jobs(engine)
     [purge] = [each for each in remaining if each.kind == privacy_jobs.PURGE]
     assert purge.state is JobState.DONE
-    assert [each.id for each in remaining if each.id != purge.id] == kept
+    [scan] = [each for each in remaining if each.kind == webhooks.SCAN]
+    assert [each.id for each in remaining if each.id not in (purge.id, scan.id)] == kept
     assert not set(gone) & {each.id for each in remaining}
     assert smtp.messages == []
 

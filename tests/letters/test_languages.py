@@ -18,8 +18,8 @@ from app.letters.models import LetterStatus
 from app.letters.translations import TranslationInput
 from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import (
+    SAME_ORIGIN,
     add_letter,
-    csrf_from,
     html_part,
     links,
     new_mail,
@@ -119,7 +119,9 @@ def test_signing_in_russian_is_recorded_and_answered_in_russian(
     [form] = [f for f in parse(page.text).find_all("form") if f.attrs.get("method") == "post"]
     data = form_values(form) | {"name": "Анна Иванова", "email": "anna@example.org"}
     assert data["language"] == "ru"
-    sent = client.post(f"/letters/{letter_slug}/sign", data=data, follow_redirects=False)
+    sent = client.post(
+        f"/letters/{letter_slug}/sign", data=data, headers=SAME_ORIGIN, follow_redirects=False
+    )
     assert sent.status_code == 303
     assert sent.headers["location"] == f"/letters/{letter_slug}/check-email?lang=ru"
     check = client.get(sent.headers["location"]).text
@@ -144,8 +146,7 @@ def test_signing_in_russian_is_recorded_and_answered_in_russian(
     assert f"/letters/{letter_slug}?lang=ru" in thanks.text  # the address to share
 
     # Signing again from the same mailbox: the "already signed" mail, in Russian too.
-    again = dict(data, csrf_token=csrf_from(client.get(f"/letters/{letter_slug}").text))
-    client.post(f"/letters/{letter_slug}/sign", data=again)
+    client.post(f"/letters/{letter_slug}/sign", data=data, headers=SAME_ORIGIN)
     [reminder] = new_mail(worker, smtp)
     assert reminder["Subject"] == "О вашей подписи на Undersigned"
     assert "Ваша подпись подтверждена и учтена один раз" in text_part(reminder)
@@ -161,12 +162,12 @@ def test_signing_in_russian_is_recorded_and_answered_in_russian(
 def test_a_forged_language_is_not_recorded(
     client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
-    token = csrf_from(client.get(f"/letters/{letter_slug}").text)
-    base = {"name": "Anna Example", "visibility": "public", "csrf_token": token}
+    base = {"name": "Anna Example", "visibility": "public"}
     for number, forged in enumerate(["de", "xx", "<script>", "ru\x00", "r" * 5000, "RU"]):
         sent = client.post(
             f"/letters/{letter_slug}/sign",
             data=base | {"email": f"signer{number}@example.org", "language": forged},
+            headers=SAME_ORIGIN,
             follow_redirects=False,
         )
         assert sent.status_code == 303, forged
@@ -179,10 +180,10 @@ def test_a_forged_language_is_not_recorded(
 def test_a_form_with_a_mistake_comes_back_in_its_language(
     client: TestClient, letter_slug: str
 ) -> None:
-    token = csrf_from(client.get(f"/letters/{letter_slug}?lang=uk").text)
     refused = client.post(
         f"/letters/{letter_slug}/sign",
-        data={"name": "Ганна", "email": "not-an-address", "language": "uk", "csrf_token": token},
+        data={"name": "Ганна", "email": "not-an-address", "language": "uk"},
+        headers=SAME_ORIGIN,
     )
     assert refused.status_code == 400
     assert _html_tag(refused.text)["lang"] == "uk"
@@ -199,10 +200,10 @@ def test_signer_pages_from_the_letter_keep_its_language(
         assert _html_tag(page.text)["lang"] == "uk", path
         assert f'href="/letters/{letter_slug}?lang=uk"' in page.text, path
         assert _html_tag(client.get(f"/letters/{letter_slug}/{path}").text)["lang"] == "en"
-    manage = client.get(f"/letters/{letter_slug}/manage?lang=ru")
     sent = client.post(
         f"/letters/{letter_slug}/manage?lang=ru",
-        data={"email": "nobody@example.org", "csrf_token": csrf_from(manage.text)},
+        data={"email": "nobody@example.org"},
+        headers=SAME_ORIGIN,
         follow_redirects=False,
     )
     assert sent.headers["location"] == f"/letters/{letter_slug}/check-email?lang=ru"
@@ -230,3 +231,18 @@ def test_the_unsubscribe_page_speaks_the_signers_language(
     assert _html_tag(page.text)["lang"] == "uk"
     assert "Відписатися від новин" in page.text and "Всіх на всіх" in page.text
     assert f'href="/letters/{letter_slug}?lang=uk"' in page.text
+
+
+def test_each_language_is_its_own_canonical_page_with_alternates(
+    client: TestClient, letter_slug: str
+) -> None:
+    doc = parse(client.get(f"/letters/{letter_slug}?lang=uk").text)
+    [canonical] = doc.find_all("link", rel="canonical")
+    assert canonical.attrs["href"].endswith(f"/letters/{letter_slug}?lang=uk")
+    alternates = {
+        link.attrs["hreflang"]: link.attrs["href"] for link in doc.find_all("link", rel="alternate")
+    }
+    assert set(alternates) == {"en", "ru", "uk"}
+    assert alternates["en"].endswith(f"/letters/{letter_slug}")
+    [description] = doc.find_all("meta", property="og:description")
+    assert description.attrs["content"].startswith("Одинадцять російських політв’язнів")

@@ -19,10 +19,10 @@ from app.letters.demo import DEMO_FIRST_SIGNATORIES, create_demo_letter
 from app.letters.models import FirstSignatory, Letter, LetterStatus, Recipient
 from app.signatures.models import SignatureState, Visibility
 from tests.helpers import (
+    SAME_ORIGIN,
     add_letter,
     add_signature,
     count,
-    form_token,
     links,
     new_mail,
     queued_jobs,
@@ -86,11 +86,8 @@ def test_drafts_are_not_found_anywhere(client: TestClient, engine: Engine) -> No
     add_letter(engine, "open-one")
     posted = client.post(
         "/letters/secret-draft/sign",
-        data={
-            "name": "Anna Example",
-            "email": "a@example.org",
-            "csrf_token": form_token(client, "open-one"),
-        },
+        data={"name": "Anna Example", "email": "a@example.org"},
+        headers=SAME_ORIGIN,
     )
     assert posted.status_code == 404
     assert signatures(engine) == []
@@ -119,7 +116,6 @@ def test_closed_letters_refuse_signatures(
     how: str,
 ) -> None:
     add_signature(engine, letter_slug, name="Early Bird", email="early@example.org")
-    token = form_token(client, letter_slug)
     update_letter(engine, letter_slug, **CLOSINGS[how])
 
     page = client.get(f"/letters/{letter_slug}")
@@ -131,7 +127,8 @@ def test_closed_letters_refuse_signatures(
 
     refused = client.post(
         f"/letters/{letter_slug}/sign",
-        data={"name": "Late Comer", "email": "late@example.org", "csrf_token": token},
+        data={"name": "Late Comer", "email": "late@example.org"},
+        headers=SAME_ORIGIN,
     )
     assert refused.status_code == 409
     assert CLOSED in refused.text
@@ -167,7 +164,7 @@ def test_closed_letters_refuse_confirmations(
     page = client.get(path)
     assert "This letter is closed" in page.text
     assert "Confirm my signature" not in page.text  # no button that could only fail
-    refused = client.post(path, data={"csrf_token": client.cookies["us_csrf"]})
+    refused = client.post(path, data={}, headers=SAME_ORIGIN)
     assert refused.status_code == 409
     assert "This letter is closed" in refused.text
     assert [s.state for s in signatures(engine)] == [SignatureState.PENDING]

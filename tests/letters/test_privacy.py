@@ -13,9 +13,9 @@ from app.jobs.worker import JobWorker
 from app.signatures.models import SignatureState, Visibility
 from tests.conftest import BASE_URL
 from tests.helpers import (
+    SAME_ORIGIN,
     add_signature,
     count,
-    form_token,
     links,
     new_mail,
     press_button,
@@ -117,20 +117,18 @@ def test_security_headers(client: TestClient, letter_slug: str) -> None:
         assert headers["referrer-policy"] in ("same-origin", "no-referrer"), path
 
 
-def test_pages_with_forms_or_names_are_not_stored(
+def test_pages_for_one_person_are_not_stored(
     client: TestClient, engine: Engine, worker: JobWorker, smtp: SMTPServer, letter_slug: str
 ) -> None:
     assert sign(client, letter_slug).status_code == 200
     [mail] = new_mail(worker, smtp)
     found = links(mail)
-    for path in [
-        f"/letters/{letter_slug}",
-        f"/letters/{letter_slug}/signatures",
-        found["confirm"],
-        found["withdraw"],
-        "/letters/nope",
-    ]:
+    for path in [found["confirm"], found["withdraw"], "/letters/nope"]:
         assert client.get(path).headers["cache-control"] == "no-store", path
+    # The pages everyone sees alike may be kept by shared caches, briefly.
+    for path in ["/", f"/letters/{letter_slug}", f"/letters/{letter_slug}/signatures"]:
+        cache_control = client.get(path).headers["cache-control"]
+        assert cache_control.startswith("public, max-age="), path
     refused = sign(client, letter_slug, email="not-an-address")
     assert refused.headers["cache-control"] == "no-store"
     # A page opened from a mailed link keeps its token even from our own pages.
@@ -138,19 +136,28 @@ def test_pages_with_forms_or_names_are_not_stored(
         assert client.get(path).headers["referrer-policy"] == "no-referrer", path
 
 
-def test_the_form_cookie_is_protected(client: TestClient, letter_slug: str) -> None:
-    cookie = client.get(f"/letters/{letter_slug}").headers["set-cookie"]
+def test_public_pages_set_no_cookie(client: TestClient, letter_slug: str) -> None:
+    for path in [*PAGE_PATHS, f"/letters/{letter_slug}/manage"]:
+        assert "set-cookie" not in client.get(path).headers, path
+    assert not client.cookies
+
+
+def test_the_workspace_form_cookie_is_protected(client: TestClient) -> None:
+    cookie = client.get("/organise/sign-in").headers["set-cookie"]
     assert cookie.startswith("us_csrf=")
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     # Once set, it is not issued again.
-    assert "set-cookie" not in client.get(f"/letters/{letter_slug}").headers
+    assert "set-cookie" not in client.get("/organise/sign-in").headers
 
 
 def test_pages_load_nothing_from_other_sites(client: TestClient, letter_slug: str) -> None:
     for path in PAGE_PATHS:
         for element in parse(client.get(path).text).iter():
             if element.tag in ("script", "img", "link", "iframe", "source", "style", "video"):
+                if element.attrs.get("rel") in ("canonical", "alternate"):  # ours, never fetched
+                    assert element.attrs["href"].startswith(BASE_URL + "/")
+                    continue
                 for attr in ("src", "href", "srcset"):
                     value = element.attrs.get(attr, "")
                     assert not re.match(r"\s*(https?:)?//", value), (path, element)
@@ -174,11 +181,11 @@ def test_cross_site_posts_are_refused(
     letter_slug: str,
     headers: dict[str, str],
 ) -> None:
-    token = form_token(client, letter_slug)
-    data = {"name": "Anna Example", "email": "anna@example.org", "csrf_token": token}
+    data = {"name": "Anna Example", "email": "anna@example.org"}
     refused = client.post(f"/letters/{letter_slug}/sign", data=data, headers=headers)
     assert refused.status_code == 403
-    assert "another website" in refused.text
+    assert "sent from another website" in refused.text
+    assert refused.headers["content-type"].startswith("text/html")
     assert "frame-ancestors 'none'" in refused.headers["content-security-policy"]
     assert refused.headers["x-content-type-options"] == "nosniff"
     assert signatures(engine) == []
@@ -188,7 +195,7 @@ def test_cross_site_posts_are_refused(
     [mail] = new_mail(worker, smtp)
     found = links(mail)
     for route in ("confirm", "withdraw"):
-        posted = client.post(found[route], data={"csrf_token": token}, headers=headers)
+        posted = client.post(found[route], data={}, headers=headers)
         assert posted.status_code == 403
     assert [s.state for s in signatures(engine)] == [SignatureState.PENDING]
 
@@ -196,41 +203,63 @@ def test_cross_site_posts_are_refused(
 def test_same_origin_posts_are_accepted(
     client: TestClient, engine: Engine, letter_slug: str
 ) -> None:
-    headers = {"origin": BASE_URL, "sec-fetch-site": "same-origin"}
-    token = form_token(client, letter_slug)
-    data = {"name": "Anna Example", "email": "anna@example.org", "csrf_token": token}
-    response = client.post(f"/letters/{letter_slug}/sign", data=data, headers=headers)
-    assert response.status_code == 200
-    assert "Check your email" in response.text
-    assert len(signatures(engine)) == 1
+    page = client.get(f"/letters/{letter_slug}")
+    assert "set-cookie" not in page.headers
+    [form] = [f for f in parse(page.text).find_all("form") if f.attrs.get("method") == "post"]
+    assert {field.attrs.get("name") for field in form.find_all("input")} <= {
+        "name",
+        "email",
+        "affiliation",
+        "city",
+        "may_contact",
+        "visibility",
+        "website",
+        "language",  # the language of the text shown, the same for everyone
+    }  # no per-visitor token: the page is the same for everyone
+    data = {"name": "Anna Example", "email": "anna@example.org"}
+    for number, headers in enumerate(
+        [
+            SAME_ORIGIN,
+            {"sec-fetch-site": "same-origin"},
+            {"sec-fetch-site": "none"},  # typed in, or a bookmark
+            {"origin": BASE_URL},  # an older browser: Origin alone
+            {"origin": BASE_URL.upper()},
+            {},  # neither: no browser sent it, so no other site's page did
+        ],
+        start=1,
+    ):
+        data["email"] = f"anna{number}@example.org"
+        response = client.post(f"/letters/{letter_slug}/sign", data=data, headers=headers)
+        assert response.status_code == 200, headers
+        assert "Check your email" in response.text
+        assert len(signatures(engine)) == number
 
 
-def test_an_origin_of_null_is_left_to_the_form_token(
+def test_the_host_header_is_never_trusted_as_our_origin(
     client: TestClient, engine: Engine, letter_slug: str
 ) -> None:
-    # Browsers send "Origin: null" from pages that send no referrer, our own included.
-    headers = {"origin": "null"}
+    # A client picks its Host header; only the configured public origin counts.
+    headers = {"origin": "https://evil.example", "host": "evil.example"}
     data = {"name": "Anna Example", "email": "anna@example.org"}
     refused = client.post(f"/letters/{letter_slug}/sign", data=data, headers=headers)
-    assert refused.status_code == 400
+    assert refused.status_code == 403
+    # "Origin: null" (a sandboxed frame, or a page with no referrer) is not our origin either;
+    # the browsers that send it also send Sec-Fetch-Site, which is read first.
+    refused = client.post(f"/letters/{letter_slug}/sign", data=data, headers={"origin": "null"})
+    assert refused.status_code == 403
     assert signatures(engine) == []
-    data["csrf_token"] = form_token(client, letter_slug)
-    accepted = client.post(f"/letters/{letter_slug}/sign", data=data, headers=headers)
-    assert accepted.status_code == 200
-    assert len(signatures(engine)) == 1
 
 
 def test_oversized_posts_are_refused_and_store_nothing(
     client: TestClient, engine: Engine, letter_slug: str
 ) -> None:
-    token = form_token(client, letter_slug)
-    huge = {"name": "A" * 100_000, "email": "anna@example.org", "csrf_token": token}
+    huge = {"name": "A" * 100_000, "email": "anna@example.org"}
     refused = client.post(f"/letters/{letter_slug}/sign", data=huge)
     assert refused.status_code == 413
     assert refused.headers["x-content-type-options"] == "nosniff"
 
     def chunks():  # no Content-Length: sent chunked
-        yield f"csrf_token={token}&email=anna%40example.org&name=".encode()
+        yield b"email=anna%40example.org&name="
         for _ in range(100):
             yield b"A" * 1000
 

@@ -24,6 +24,8 @@ from app.updates.forms import parse_update_form
 from app.updates.service import add_version, create_update
 from app.updates.versions import router as update_versions_router
 from app.updates.workspace import router as updates_router
+from app.webhooks import service as webhooks
+from app.webhooks.routes import router as webhooks_router
 from tests.helpers import TEST_KEYRING, add_signature, csrf_from
 from tests.organisers.helpers import add_organiser, sign_in
 from tests.smtp import SMTPServer
@@ -49,13 +51,22 @@ FORM = {
     "kind": "pattern",
     "pattern": "Anna",
     "subject": "Words put in our mouth",
+    "url": "https://93.184.215.15/taken",
 }
 
 
 def concrete(path: str, letter_id: str) -> str:
-    """A route's path with its letter and with signature, rule, recipient, update or update
-    version 1 (which exist in the tests), and the demo letter's Russian translation."""
-    for other in ("{signature_id}", "{rule_id}", "{item_id}", "{update_id}", "{version_id}"):
+    """A route's path with its letter and with signature, rule, recipient, update, update
+    version or webhook 1 (which exist in the tests), and the demo letter's Russian
+    translation."""
+    for other in (
+        "{signature_id}",
+        "{rule_id}",
+        "{item_id}",
+        "{update_id}",
+        "{version_id}",
+        "{webhook_id}",
+    ):
         path = path.replace(other, "1")
     return path.replace("{language}", "ru").replace("{letter_id}", letter_id)
 
@@ -73,6 +84,7 @@ def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
         *translations_router.routes,
         *updates_router.routes,
         *update_versions_router.routes,
+        *webhooks_router.routes,
     ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
@@ -110,12 +122,14 @@ def snapshot(engine: Engine) -> list[object]:
             for table in ("updates", "update_versions", "update_deliveries")
         ]
         jobs = connection.execute(text("SELECT kind, ref_id FROM jobs ORDER BY id")).all()
-    return [letters, sorted(owners), audit, people, signatures, rules, updates, jobs]
+        hooks = connection.execute(text("SELECT * FROM webhooks ORDER BY id")).all()
+    return [letters, sorted(owners), audit, people, signatures, rules, updates, jobs, hooks]
 
 
 @pytest.fixture
 def moderated(engine: Engine, letter_slug: str) -> None:
-    """Signature 1 (named Anna, public) and rule 1 (already run) on the demo letter, letter 1."""
+    """Signature 1 (named Anna, public), rule 1 (already run), update 1 and webhook 1 on the
+    demo letter, letter 1."""
     signature = add_signature(engine, letter_slug, name="Anna Victim", email="anna@example.org")
     add_signature(engine, letter_slug, name="Bob Spam", email="bob@spam.example")
     with open_session(engine, write=True) as session:
@@ -131,14 +145,21 @@ def moderated(engine: Engine, letter_slug: str) -> None:
         update_id = create_update(session, letter_id=1, organiser_id=None, form=form)
         form.values["language"] = "ru"
         add_version(session, letter_id=1, update_id=update_id, form=form)
+        hook_id, _ = webhooks.add_webhook(
+            session,
+            letter_id=signature.letter_id,
+            url="https://93.184.215.14/hook",
+            keyring=TEST_KEYRING,
+            allow_private=False,
+        )
         session.commit()
-    assert (signature.id, signature.letter_id, update_id) == (1, 1, 1)
+    assert (signature.id, signature.letter_id, update_id, hook_id) == (1, 1, 1, 1)
 
 
 def test_nobody_reaches_any_workspace_route(
     client: TestClient, engine: Engine, letter_slug: str, moderated: None
 ) -> None:
-    token = csrf_from(client.get(f"/letters/{letter_slug}").text)
+    token = csrf_from(client.get("/organise/sign-in").text)
     before = snapshot(engine)
     for method, path in workspace_routes(client):
         url = concrete(path, "1")

@@ -18,6 +18,8 @@ from app.organisers.models import Organiser
 from app.privacy.keys import new_encryption_key_entry
 from app.privacy.rotation import reencrypt_everything
 from app.signatures.models import Signature
+from app.webhooks import service as webhooks
+from app.webhooks.models import Webhook
 from tests.helpers import TEST_KEYRING, links, new_mail, press_button, sign, signatures
 from tests.organisers.helpers import add_organiser
 from tests.smtp import SMTPServer
@@ -133,6 +135,14 @@ def test_keys_rotate_without_losing_a_signature(
         session.execute(
             update(Organiser).values(totp_secret_encrypted=TEST_KEYRING.encrypt_secret("SECRETKEY"))
         )
+        # A webhook's secret (which signs its deliveries) is encrypted too.
+        _, hook_secret = webhooks.add_webhook(
+            session,
+            letter_id=1,
+            url="https://93.184.215.14/hook",
+            keyring=TEST_KEYRING,
+            allow_private=False,
+        )
         session.commit()
     new_key = new_encryption_key_entry()
     new_id = new_key.split(":")[0]
@@ -161,6 +171,10 @@ def test_keys_rotate_without_losing_a_signature(
     )
     assert organiser.totp_secret_encrypted is not None
     assert rotated.keyring().decrypt_secret(organiser.totp_secret_encrypted) == "SECRETKEY"
+    with open_session(engine) as session:
+        [hook] = session.scalars(select(Webhook)).all()
+    assert hook.secret_encrypted.startswith(f"{new_id}:")
+    assert rotated.keyring().decrypt_secret(hook.secret_encrypted) == hook_secret
 
     # The old key can now be retired: mail still reaches every signer, found by the same hash.
     worker = JobWorker(engine=engine, settings=rotated, sender=SMTPSender(rotated), recurring=())

@@ -10,10 +10,9 @@ from app.db import utcnow
 from app.jobs.worker import JobWorker
 from app.signatures.models import SignatureState, Visibility
 from tests.helpers import (
+    SAME_ORIGIN,
     address_of,
     count,
-    csrf_from,
-    form_token,
     links,
     mail_jobs,
     new_mail,
@@ -76,7 +75,7 @@ def test_withdrawing_a_confirmed_signature(
     assert count(client, letter_slug) == 1
 
     before = utcnow()
-    done = client.post(found["withdraw"], data={"csrf_token": csrf_from(page.text)})
+    done = client.post(found["withdraw"], data={}, headers=SAME_ORIGIN)
     assert done.status_code == 200
     assert [r.status_code for r in done.history] == [303]
     assert str(done.url).endswith(f"/letters/{letter_slug}/withdrawn")
@@ -110,7 +109,7 @@ def test_withdrawing_twice_is_harmless(
     assert "Your signature is withdrawn" in page.text
     assert parse(page.text).find("form", method="post") is None
 
-    again = client.post(found["withdraw"], data={"csrf_token": form_token(client, letter_slug)})
+    again = client.post(found["withdraw"], data={}, headers=SAME_ORIGIN)
     assert again.status_code == 200
     [second] = signatures(engine)
     assert second.state is SignatureState.WITHDRAWN
@@ -128,7 +127,7 @@ def test_a_withdrawn_signature_cannot_be_confirmed_again(
     assert page.status_code == 200
     assert "This signature was withdrawn" in page.text
     assert parse(page.text).find("form", method="post") is None
-    refused = client.post(found["confirm"], data={"csrf_token": form_token(client, letter_slug)})
+    refused = client.post(found["confirm"], data={}, headers=SAME_ORIGIN)
     assert refused.status_code == 409
     assert "This signature was withdrawn" in refused.text
     assert signatures(engine)[0].state is SignatureState.WITHDRAWN
@@ -147,7 +146,7 @@ def test_withdrawing_before_confirming(
     assert mail_jobs(engine) == []
     assert count(client, letter_slug) == 0
     for path in (found["confirm"], found["withdraw"]):
-        refused = client.post(path, data={"csrf_token": form_token(client, letter_slug)})
+        refused = client.post(path, data={}, headers=SAME_ORIGIN)
         assert refused.status_code == 410
         assert "This link is no longer valid" in refused.text
     assert signatures(engine) == []

@@ -24,7 +24,6 @@ from tests.conftest import BASE_URL, TEST_SECRET_KEY
 from tests.helpers import (
     add_letter,
     csrf_from,
-    form_token,
     html_part,
     press_button,
     queued_jobs,
@@ -177,7 +176,7 @@ def press_send_again(client: TestClient, update_path: str):  # type: ignore[no-u
     """The button pressed a second time, from the page that is still open."""
     return client.post(
         f"{update_path}/send",
-        data={"csrf_token": form_token(client, "all-for-all")},
+        data={"csrf_token": csrf_from(client.get("/organise").text)},
         follow_redirects=False,
     )
 
