@@ -148,7 +148,9 @@ def sign_in_link(settings: Settings, email: str) -> str:
     engine = make_engine(settings.resolved_database_url())
     with open_session(engine, write=True) as session:
         organisers.create_organiser(session, email=email, is_admin=True, keyring=settings.keyring())
-        organisers.request_sign_in(session, email=email, keyring=settings.keyring(), per_hour=99)
+        organisers.request_sign_in(
+            session, email=email, keyring=settings.keyring(), per_hour=99, link_minutes=15
+        )
         session.commit()
         link = session.exec(select(SignInLink).order_by(col(SignInLink.id).desc())).first()
         assert link is not None
@@ -251,7 +253,7 @@ def shoot_updates(page: Page, settings: Settings, out: Path, width: str) -> None
         token = Tokens(settings.resolved_secret_keys()).make(Purpose.UNSUBSCRIBE, public_id)
         page.goto(f"/letters/{DEMO_SLUG}/unsubscribe/{token}")
         shoot(page, out, "unsubscribe", width)
-        page.get_by_role("button", name="Unsubscribe").click()
+        page.get_by_role("button", name="Отписаться").click()  # signer 1 signed in Russian
         page.wait_for_load_state()
         shoot(page, out, "unsubscribed", width)
 
@@ -360,7 +362,7 @@ def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> Non
         html = refused.text()
         page.route(
             "**/refused-preview",
-            lambda route, html=html: route.fulfill(body=html, content_type="text/html"),
+            lambda route, _request, html=html: route.fulfill(body=html, content_type="text/html"),
         )
         page.goto("/refused-preview")
         shoot(page, out, "cross-site-refused", width)
