@@ -1,12 +1,15 @@
-"""The ``undersigned`` command: migrate, demo, serve, worker, letters load and dump, webhooks."""
+"""The ``undersigned`` command: migrate, demo, serve, worker, recount, letters load and dump,
+webhooks."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -17,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config import MIGRATIONS_DIR, ConfigurationError, Settings
 from app.db import make_engine, open_session
 from app.kit.logging import install_redaction
+from app.kit.serving import HTTP_PROTOCOL
 from app.privacy.keys import KeyMaterialError
 from app.webhooks import cli as webhooks_cli
 
@@ -60,7 +64,7 @@ def migrate(settings: Settings) -> None:
         engine.dispose()
 
 
-def demo(settings: Settings) -> None:
+def demo(settings: Settings, *, signatures: int = 0) -> None:
     from app.letters.demo import DEMO_SLUG, create_demo_letter
 
     engine = make_engine(settings.resolved_database_url())
@@ -74,9 +78,18 @@ def demo(settings: Settings) -> None:
     else:  # only `serve` knows its port: it prints the full address when it starts
         where = f"{path} on the address `undersigned serve` prints"
     print(f"Demo letter {'created' if created else 'already there'}: {where}")
+    if signatures:
+        from app.exports.pdf.cli import fill_demo
+
+        fill_demo(settings, count=signatures)
 
 
-def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> None:
+def default_workers() -> int:
+    """One web process per core this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def serve(settings: Settings, *, host: str, port: int, with_worker: bool, workers: int = 1) -> None:
     import uvicorn
 
     from app.main import create_app
@@ -89,10 +102,54 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool) -> Non
     _print_addresses(settings, host=host, port=port)
     if not settings.smtp_host:
         print("No UNDERSIGNED_SMTP_HOST set: mail is printed here instead of sent.")
+    if workers > 1:
+        _serve_processes(settings, host=host, port=port, with_worker=with_worker, workers=workers)
+        return
     # The worker lives in the app's lifespan, so a SIGTERM stops it cleanly before exit.
     app = create_app(settings, job_worker=with_worker)
     # Our own request log (app.kit.logging) names routes, never tokens or addresses.
-    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True)
+    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True, http=HTTP_PROTOCOL)
+
+
+def _serve_processes(
+    settings: Settings, *, host: str, port: int, with_worker: bool, workers: int
+) -> None:
+    """``workers`` web processes on one socket (uvicorn's supervisor), each with its own app
+    and counter cache built from the environment; the job worker runs here, once. Nothing in
+    the web processes migrates or creates data, so nothing runs N times at once."""
+    import uvicorn
+
+    from app.jobs.worker import JobWorker, start_in_thread
+    from app.mail.sender import make_sender
+
+    settings.check_startable()  # here, once: key files are created before the processes start
+    # The web processes read their settings from the environment: hand on what serve decided.
+    os.environ["UNDERSIGNED_BASE_URL"] = settings.base_url
+    engine = make_engine(settings.resolved_database_url())
+    running = None
+    if with_worker:
+        worker = JobWorker(engine=engine, settings=settings, sender=make_sender(settings))
+        running = start_in_thread(worker)
+    try:
+        uvicorn.run(
+            "app.main:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            access_log=False,
+            proxy_headers=True,
+            http=HTTP_PROTOCOL,  # TCP_NODELAY: see app/kit/serving.py
+            # A process that starts slowly on a busy machine is not a dead one (uvicorn's
+            # default, 5 s, kills and restarts it over and over).
+            timeout_worker_healthcheck=60,
+        )
+    finally:
+        if running is not None:
+            thread, stop = running
+            stop.set()
+            thread.join(timeout=30)
+        engine.dispose()
 
 
 def _print_addresses(settings: Settings, *, host: str, port: int) -> None:
@@ -114,6 +171,29 @@ def _print_addresses(settings: Settings, *, host: str, port: int) -> None:
         engine.dispose()
 
 
+def recount(settings: Settings, *, slug: str | None) -> int:
+    """Rebuild the counts from the signatures: all letters, or the one with ``slug``."""
+    from app.counters.service import recount as rebuild
+
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        results = rebuild(engine, slug=slug)
+    except LookupError:
+        print(f"undersigned: no letter has the slug {slug!r}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    repaired = 0
+    for result in results:
+        if result.before != result.after:
+            repaired += 1
+            print(f"{result.slug}: {result.before} -> {result.after}")
+        else:
+            print(f"{result.slug}: {result.after} (was right)")
+    print(f"Recounted {len(results)} letter(s); {repaired} count(s) corrected.")
+    return 0
+
+
 def run_worker(settings: Settings) -> None:
     from app.jobs.worker import JobWorker
     from app.mail.sender import make_sender
@@ -125,6 +205,42 @@ def run_worker(settings: Settings) -> None:
     engine = make_engine(settings.resolved_database_url())
     JobWorker(engine=engine, settings=settings, sender=make_sender(settings)).run(stop)
     engine.dispose()
+
+
+def supervise_workers(settings: Settings, *, processes: int | None) -> int:
+    """N worker processes under one supervisor (app/jobs/supervisor.py)."""
+    from app.exports.pdf.signing import check_signing
+    from app.jobs.supervisor import LOG_FORMAT, Supervisor, default_process_count
+
+    settings.check_startable()  # once, here, rather than N times in a restart loop
+    if check_signing(settings):
+        log.info("PDF letters will be digitally signed")
+    settings.resolved_database_url()  # the local default's data folder exists before they start
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    return Supervisor(processes or default_process_count()).run()
+
+
+def make_signing_cert(settings: Settings, *, out: str, name: str | None) -> int:
+    from app.exports.pdf.certificates import CertificateRefused, make_signing_certificate
+
+    try:
+        made = make_signing_certificate(Path(out), name=name or f"{settings.site_name} (test)")
+    except (CertificateRefused, OSError) as exc:
+        print(f"undersigned: {exc}", file=sys.stderr)
+        return 1
+    print(
+        "A self-signed certificate, FOR TRYING ONLY: PDF readers show letters signed with it\n"
+        "as signed by an unknown signer. Use a certificate from a trusted provider for real\n"
+        f"letters.\n\n  key and certificate: {made.pkcs12_file}\n"
+        f"  its passphrase:      {made.passphrase_file}\n"
+        f"  certificate alone:   {made.certificate_file} (to trust it in a reader)\n"
+        f"  SHA-256 fingerprint: {made.fingerprint_sha256}\n\n"
+        "Sign PDF letters with it by setting, for the workers:\n\n"
+        f"  UNDERSIGNED_SIGNING_PKCS12_FILE={made.pkcs12_file}\n"
+        f'  UNDERSIGNED_SIGNING_PKCS12_PASSPHRASE="$(cat {made.passphrase_file})"'
+    )
+    return 0
 
 
 def rotate_keys(settings: Settings, *, batch_size: int) -> None:
@@ -231,6 +347,33 @@ def _add_letters_commands(commands: Any) -> None:
     dump.add_argument("slug", help="the letter's address, as in /letters/SLUG")
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _add_pdf_command(commands: Any) -> None:
+    pdf = commands.add_parser(
+        "export-pdf",
+        help="the letter as a PDF for its recipients, with a progress bar; works with or "
+        "without a running worker (does the work itself on every core)",
+    )
+    pdf.add_argument("slug", help="the letter's address, as in /letters/SLUG")
+    which = pdf.add_mutually_exclusive_group()
+    which.add_argument(
+        "--recipient", type=int, action="append", metavar="ID", help="this recipient (repeatable)"
+    )
+    which.add_argument("--all", action="store_true", help="every recipient, one file each")
+    pdf.add_argument(
+        "--out", required=True, help="the file to write (a folder for --all or several)"
+    )
+    pdf.add_argument(
+        "--processes", type=int, default=None, help="helper processes (default: one per core)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="undersigned", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -239,20 +382,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="bring the database schema up to date (on PostgreSQL one process at a time, "
         "under an advisory lock, so replicas may all run it)",
     )
-    commands.add_parser("demo", help="create the demo letter (running it again changes nothing)")
+    demo_parser = commands.add_parser(
+        "demo", help="create the demo letter (running it again changes nothing)"
+    )
+    demo_parser.add_argument(
+        "--signatures",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also add N synthetic confirmed signatures (no addresses), for demos and benchmarks",
+    )
+    _add_pdf_command(commands)
     serve_parser = commands.add_parser("serve", help="the web app plus an in-process job worker")
     serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve_parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve_parser.add_argument(
         "--no-worker", action="store_true", help="run no job worker (run `undersigned worker`)"
     )
-    commands.add_parser("worker", help="the job worker alone (mail, purges)")
+    serve_parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="web processes on the port (one per core by default); the job worker runs once",
+    )
+    recount_parser = commands.add_parser(
+        "recount", help="rebuild the signature counts from the signatures (all letters, or one)"
+    )
+    recount_parser.add_argument("slug", nargs="?", help="only the letter with this slug")
+    worker_parser = commands.add_parser(
+        "worker", help="job worker processes alone (mail, purges, PDF letters)"
+    )
+    worker_parser.add_argument(
+        "--processes",
+        type=_positive,
+        default=None,
+        help="worker processes to run under one supervisor (default: one per core)",
+    )
     rotate_parser = commands.add_parser(
         "rotate-keys",
         help="re-encrypt every stored address with the first of UNDERSIGNED_ENCRYPTION_KEYS",
     )
     rotate_parser.add_argument(
         "--batch-size", type=int, default=500, help="addresses re-encrypted per transaction"
+    )
+    cert_parser = commands.add_parser(
+        "make-signing-cert",
+        help="write a self-signed certificate for trying signed PDF letters (not for real use)",
+    )
+    cert_parser.add_argument("--out", required=True, help="folder to write the files into")
+    cert_parser.add_argument(
+        "--name", default=None, help="the signer's name (default: SITE_NAME (test))"
     )
     organiser_parser = commands.add_parser(
         "create-organiser", help="create an organiser account (sign in at /organise)"
@@ -271,13 +450,34 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "demo":
-        demo(settings)
+        demo(settings, signatures=args.signatures)
+    elif args.command == "export-pdf":
+        from app.exports.pdf.cli import export_pdf
+
+        return export_pdf(
+            settings,
+            slug=args.slug,
+            recipient_ids=args.recipient,
+            everyone=args.all,
+            out=args.out,
+            processes=args.processes,
+        )
     elif args.command == "serve":
-        serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
+        serve(
+            settings,
+            host=args.host,
+            port=args.port,
+            with_worker=not args.no_worker,
+            workers=args.workers,
+        )
+    elif args.command == "recount":
+        return recount(settings, slug=args.slug)
     elif args.command == "worker":
-        run_worker(settings)
+        return supervise_workers(settings, processes=args.processes)
     elif args.command == "rotate-keys":
         rotate_keys(settings, batch_size=args.batch_size)
+    elif args.command == "make-signing-cert":
+        return make_signing_cert(settings, out=args.out, name=args.name)
     elif args.command == "create-organiser":
         return create_organiser(settings, email=args.email, admin=args.admin)
     elif args.command == "letters" and args.letters_command == "load":

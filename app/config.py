@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     update_fanout_batch: int = 500
 
     signatures_page_size: int = 50
+    # Offline signatures imported from a CSV file: the largest file and the most rows at once.
+    offline_import_max_bytes: int = Field(default=20_000_000, ge=1000)
+    offline_import_max_rows: int = Field(default=200_000, ge=1)
 
     # Webhooks: endpoints must be https on public addresses. ``webhook_allow_private`` also
     # allows http and loopback/private addresses: for tests and local development, never in
@@ -97,6 +100,38 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     # Extra CA certificates (PEM) trusted for webhook endpoints, e.g. a private CA's.
     webhook_ca_file: str = ""
+
+    # PDF letters: files and cached list chunks live under this folder (default
+    # ``data_dir/pdf``). A chunk holds this many places of the list order; rendering one runs
+    # in a child process limited to this much time and address space.
+    pdf_storage_dir: Path | None = None
+    pdf_chunk_size: int = Field(default=4000, ge=1)
+    pdf_render_timeout_seconds: float = Field(default=600.0, gt=0)
+    pdf_render_memory_mb: int = Field(default=2048, ge=64)
+    # Digital signatures on PDF letters (PAdES, app/exports/pdf/signing.py): a PKCS#12 file
+    # and its passphrase, or a private key and certificate in PEM (key passphrase optional).
+    # None set: letters are not signed. The name, reason and location go into the signature;
+    # ``signing_visible`` also draws a box saying who signed on the last page.
+    signing_pkcs12_file: Path | None = None
+    signing_pkcs12_passphrase: str = ""
+    signing_key_file: Path | None = None
+    signing_cert_file: Path | None = None
+    signing_key_passphrase: str = ""
+    signing_name: str = ""
+    signing_reason: str = "Delivery of an open letter and its signatures"
+    signing_location: str = ""
+    signing_visible: bool = False
+    # The public verify page hashes an uploaded PDF as it arrives (never stored); larger files
+    # are checked by pasting their SHA-256. Uploads hashed at once, per process.
+    verify_upload_max_mb: int = Field(default=100, ge=1)
+    verify_uploads_at_once: int = Field(default=2, ge=1)
+    # Organisers download finished PDF letters through links that expire after this.
+    pdf_download_link_minutes: float = Field(default=60.0, gt=0)
+
+    # Public counts (count.json, badge, embed, pages) lag the signatures by at most about this
+    # much: the job that folds new signatures into the counts runs twice per interval, each web
+    # process re-reads the counts four times; HTTP caches may keep a counter this long.
+    count_freshness_seconds: float = Field(default=5.0, ge=0.5, le=3600)
 
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
     # sign-in links one account may be sent per hour.
@@ -168,6 +203,10 @@ class Settings(BaseSettings):
             )
         self.resolved_secret_keys()
         self.keyring()
+
+    @property
+    def pdf_storage_path(self) -> Path:
+        return self.pdf_storage_dir or self.data_dir / "pdf"
 
     @property
     def secure_cookies(self) -> bool:

@@ -13,12 +13,18 @@ from sqlalchemy.exc import TimeoutError as DatabaseTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from app.config import STATIC_DIR, Settings
 from app.counters.api import router as api_router
+from app.counters.cache import CounterCache
 from app.counters.docs import router as api_docs_router
+from app.counters.fastpath import CounterFastPath
 from app.counters.routes import router as counters_router
 from app.db import make_engine
+from app.exports.pdf.routes import UPLOAD_PATH, upload_limit_bytes
+from app.exports.pdf.routes import router as pdf_verify_router
+from app.exports.pdf.verify import VerificationNotFound
 from app.jobs.worker import JobWorker, start_in_thread
 from app.kit.admission import RETRY_AFTER_SECONDS, AdmissionMiddleware
 from app.kit.i18n import N_
@@ -40,6 +46,10 @@ from app.organisers.auth import SecondFactorRequired, SignInRequired
 from app.organisers.dashboard import router as dashboard_router
 from app.organisers.exports import router as exports_router
 from app.organisers.moderation import router as moderation_router
+from app.organisers.offline import IMPORT_PATH
+from app.organisers.offline import router as offline_router
+from app.organisers.offline_forms import upload_body_cap
+from app.organisers.pdf_letters import router as pdf_letters_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
@@ -47,6 +57,7 @@ from app.organisers.sign_in import router as sign_in_router
 from app.organisers.translations import router as translations_router
 from app.organisers.workspace import router as workspace_router
 from app.signatures.moderation import SignatureNotFound
+from app.signatures.offline import AttestationNotFound
 from app.signatures.routes import router as signatures_router
 from app.signatures.service import LetterClosed, SignatureGone, SignatureWithdrawn
 from app.updates.unsubscribe import router as unsubscribe_router
@@ -75,10 +86,20 @@ ERROR_PAGES: dict[type[Exception], tuple[int, str, str]] = {
     ),
     NotAllowed: (404, N_("Page not found"), N_("There is nothing at this address.")),
     SignatureNotFound: (404, N_("Page not found"), N_("There is nothing at this address.")),
+    AttestationNotFound: (404, N_("Page not found"), N_("There is nothing at this address.")),
     SignInLinkSpent: (
         410,
         N_("This sign-in link is no longer valid"),
         N_("Each link works once. Ask for a new one on the sign-in page."),
+    ),
+    VerificationNotFound: (
+        404,
+        N_("No letter with this code"),
+        N_(
+            "No PDF letter exported from this site has this code. Check the letter's address"
+            " and the code printed at the foot of its pages: three groups of four letters and"
+            " digits."
+        ),
     ),
     LetterClosed: (
         409,
@@ -128,12 +149,25 @@ async def _run_job_worker(app: FastAPI) -> AsyncIterator[None]:
         thread.join(timeout=30)
 
 
+class UndersignedApp(FastAPI):
+    """The app, with the counters' fast path in front of everything, Starlette's error layer
+    included (the fast path handles its own failures by handing the request on)."""
+
+    counter_fast_path: CounterFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.counter_fast_path
+        if fast is not None and await fast.handle(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, job_worker: bool = False) -> FastAPI:
     """``job_worker`` runs the job worker (mail, purges) in a thread for the app's lifetime."""
     settings = settings or Settings()
     settings.check_startable()
     install_redaction()  # no log line carries an address or a token, tracebacks included
-    app = FastAPI(
+    app = UndersignedApp(
         title=settings.site_name,
         redirect_slashes=False,  # see _redirect_without_trailing_slash
         dependencies=[Depends(refuse_odd_charsets)],
@@ -154,6 +188,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(counters_router)
     app.include_router(api_router)
     app.include_router(api_docs_router)
+    app.include_router(pdf_verify_router)
     app.include_router(second_factor_router)  # before sign_in_router: /sign-in/code
     app.include_router(sign_in_router)
     app.include_router(workspace_router)
@@ -166,6 +201,8 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(update_versions_router)
     app.include_router(unsubscribe_router)
     app.include_router(webhooks_router)
+    app.include_router(offline_router)
+    app.include_router(pdf_letters_router)
     app.mount("/static", HashedStaticFiles(directory=STATIC_DIR), name="static")
     # Innermost, so a refusal still carries the security headers and is logged.
     app.add_middleware(
@@ -173,14 +210,26 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
         max_active=settings.max_active_requests,
         max_queued=settings.max_queued_requests,
         max_wait_seconds=settings.max_queue_seconds,
+        bypass_paths=(UPLOAD_PATH,),
     )
+    # A CSV import may be as large as its limit; more is read and dropped, so the page can
+    # say the file is too large (app.organisers.offline_forms.read_upload).
+    upload_cap = upload_body_cap(settings.offline_import_max_bytes)
     app.add_middleware(
         SecurityMiddleware,
         base_url=settings.base_url,
         secure_cookies=settings.secure_cookies,
         site_name=settings.site_name,
+        large_bodies=(
+            (IMPORT_PATH, upload_cap),
+            (UPLOAD_PATH, upload_limit_bytes(settings.verify_upload_max_mb)),
+        ),
     )
     app.add_middleware(RequestLogMiddleware)
+    # Outermost, before Starlette's own layers: counters answered from memory (with the
+    # security headers they need; see app/counters/fastpath.py).
+    app.state.counters = CounterCache(engine=app.state.engine, settings=settings)
+    app.counter_fast_path = CounterFastPath(cache=app.state.counters)
 
     def known_error(request: Request, exc: Exception) -> Response:
         status, title, message = ERROR_PAGES[type(exc)]
@@ -257,3 +306,13 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     # No connection or SQLite write lock came free in time (app.db): busy, not broken.
     app.add_exception_handler(DatabaseTimeout, database_busy)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """For ``undersigned serve --workers N``: each web process builds its own app (and its own
+    counter cache) from the environment. No migration, no job worker: the parent runs those."""
+    if not logging.getLogger().handlers:  # a fresh process: log as `undersigned` does
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    return create_app()

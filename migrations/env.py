@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+from app.counters import models as _counters  # noqa: F401
 from app.db import make_engine
+from app.exports.pdf import models as _pdf  # noqa: F401
 from app.jobs import models as _jobs  # noqa: F401
 from app.letters import models as _letters  # noqa: F401 - tables for autogenerate
 from app.organisers import models as _organisers  # noqa: F401

@@ -199,6 +199,7 @@ def shoot_workspace(page: Page, settings: Settings, out: Path, width: str) -> No
     page.goto(letter_page + "/audit")
     shoot(page, out, "organise-audit", width)
     shoot_moderation(page, out, width)
+    shoot_offline(page, out, width)
     page.goto("/organise/letters/1/dashboard")  # the demo letter, with its signers
     shoot(page, out, "organise-dashboard", width)
     page.goto("/organise/letters/1/webhooks")
@@ -297,6 +298,49 @@ def shoot_moderation(page: Page, out: Path, width: str) -> None:
     shoot(page, out, "organise-rules", width)
     page.goto("/organise/letters/1/signatures?state=invalidated")
     shoot(page, out, "organise-signatures-invalidated", width)
+
+
+def shoot_offline(page: Page, out: Path, width: str) -> None:
+    """Paper signatures on the demo letter: one entered with a mistake then right, a file with
+    bad rows, the clean file imported, the overview, the undo page, the marks in moderation."""
+    base = "/organise/letters/1/offline"
+    page.goto(f"{base}/new")
+    page.get_by_label("Full name").fill("www.example.org")
+    page.get_by_role("button", name="Add the signature").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-offline-entry-errors", width)
+    page.get_by_label("Full name").fill(f"Paper Signer {width}")
+    page.get_by_label("Collected by").fill("Ilya Yashin's team")
+    page.get_by_label("How", exact=True).fill("Paper forms signed in prisons")
+    page.get_by_label("Collected on (or from)").fill("2026-02-01")
+    page.get_by_label("Until (optional, for a period)").fill("2026-03-15")
+    page.get_by_role("button", name="Add the signature").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-offline-entry", width)
+    page.goto(f"{base}/import")
+    shoot(page, out, "organise-offline-import", width)
+    header = "name,affiliation,city,country,visibility\n"
+    rows = "".join(f"Prisoner {width.title()}{n},,Penza,RU,counted_only\n" for n in range(40))
+    bad = "=HYPERLINK(1),,,,\nOlga Example,,,Russia,public\nIvan Example,,,RU,everyone,x\n"
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "forms.csv", "mimeType": "text/csv", "buffer": (header + rows + bad).encode()}
+    )
+    page.get_by_role("button", name="Check and import").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-offline-import-problems", width)
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "forms.csv", "mimeType": "text/csv", "buffer": (header + rows).encode()}
+    )
+    page.get_by_role("button", name="Check and import").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-offline", width)
+    page.get_by_role("link", name="Undo this import").first.click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-offline-undo", width)
+    page.goto("/organise/letters/1/signatures?source=offline")
+    shoot(page, out, "organise-signatures-offline", width)
+    page.goto("/organise/letters/1/dashboard")
+    shoot(page, out, "organise-dashboard-offline", width)
 
 
 def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> None:

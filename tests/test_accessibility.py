@@ -11,11 +11,13 @@ from playwright.sync_api import Page
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from app.config import Settings
 from app.db import open_session
 from app.jobs.worker import JobWorker
 from app.kit.tokens import Purpose, Tokens
 from app.signatures.models import Signature, SignatureState
 from tests.conftest import TEST_SECRET_KEY, skip_for_missing
+from tests.exports.pdf_files import files_of, finish_export
 from tests.helpers import links, new_mail
 from tests.live import chromium_page
 from tests.organisers.helpers import add_organiser, link_in
@@ -41,12 +43,13 @@ def checked_page(chromium: Path, live_server: str, axe_source: str) -> Iterator[
         yield page
 
 
-def violations(page: Page, axe_source: str) -> list[str]:
+def violations(page: Page, axe_source: str, *, allowed: tuple[str, ...] = ()) -> list[str]:
     page.add_script_tag(content=axe_source)
     found = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}}).then(result =>"
-        " result.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' | ')))",
-        TAGS,
+        "([tags, allowed]) => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+        ".then(result => result.violations.filter(v => !allowed.includes(v.id))"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' | ')))",
+        [TAGS, list(allowed)],
     )
     return [str(item) for item in found]
 
@@ -68,18 +71,20 @@ def test_no_page_has_an_accessibility_violation(
     worker: JobWorker,
     smtp: SMTPServer,
     letter_slug: str,
+    settings: Settings,
 ) -> None:
     page = checked_page
     report: dict[str, list[str]] = {}
 
-    def check(name: str, action: Callable[[], object]) -> None:
+    def check(name: str, action: Callable[[], object], allowed: tuple[str, ...] = ()) -> None:
         action()
         page.wait_for_load_state()
-        report[name] = violations(page, axe_source)
+        report[name] = violations(page, axe_source, allowed=allowed)
 
     slug = letter_slug
     check("index", lambda: page.goto("/"))
     check("letter", lambda: page.goto(f"/letters/{slug}"))
+    check("letter, embed codes shown", lambda: page.locator(".embed-codes summary").click())
     check("letter with errors", lambda: page.get_by_role("button", name="Sign", exact=True).click())
     page.goto(f"/letters/{slug}")
     page.get_by_label("Full name").fill("Accessible Signer")
@@ -97,6 +102,8 @@ def test_no_page_has_an_accessibility_violation(
     check("letter in Russian", lambda: page.goto(f"/letters/{slug}?lang=ru"))
     check("manage in Ukrainian", lambda: page.goto(f"/letters/{slug}/manage?lang=uk"))
     check("api reference", lambda: page.goto("/docs"))
+    check("embed", lambda: page.goto(f"/letters/{slug}/embed"))
+    check("embed, dark", lambda: page.goto(f"/letters/{slug}/embed?theme=dark"))
 
     add_organiser(engine, "axe-organiser@example.org", admin=True)
     check("sign in", lambda: page.goto("/organise/sign-in"))
@@ -180,7 +187,64 @@ def test_no_page_has_an_accessibility_violation(
     page.get_by_label("Address (https://…)").fill("https://93.184.215.14/hook")
     check("webhook added", lambda: page.get_by_role("button", name="Add").click())
 
-    assert len(report) == 50
+    check("paper signatures", lambda: page.goto("/organise/letters/1/offline"))
+    check("paper signature", lambda: page.goto("/organise/letters/1/offline/new"))
+    check(
+        "paper signature with errors",
+        lambda: page.get_by_role("button", name="Add the signature").click(),
+    )
+    check("import", lambda: page.goto("/organise/letters/1/offline/import"))
+    header = "name,affiliation,city,country,visibility\n"
+    csv_file = {"name": "forms.csv", "mimeType": "text/csv"}
+    page.get_by_label("CSV file").set_input_files(
+        csv_file | {"buffer": (header + "Anna Example,,,XX,\n=1+1,,,,\n").encode()}
+    )
+    page.get_by_label("Collected by").fill("Checked Collector")
+    page.get_by_label("How", exact=True).fill("Paper forms")
+    page.get_by_label("Collected on (or from)").fill("2026-01-05")
+    check(
+        "import with problems", lambda: page.get_by_role("button", name="Check and import").click()
+    )
+    page.get_by_label("CSV file").set_input_files(
+        csv_file | {"buffer": (header + "Anna Example,,,UA,public\n").encode()}
+    )
+    check("imported", lambda: page.get_by_role("button", name="Check and import").click())
+    check("undo import", lambda: page.goto("/organise/letters/1/offline/imports/1/undo"))
+    check("moderation with offline", lambda: page.goto("/organise/letters/1/signatures"))
+
+    page.goto("/organise/letters/1/dashboard")
+    page.get_by_label("For", exact=True).select_option(label="All recipients (5)")
+    # Having just asked for the letters, the organiser watches them being made: that page
+    # reloads itself (meta refresh, as asked, with a link that stops it), which axe reports
+    # whatever the reason; the same page opened later does not, and passes every rule.
+    check(
+        "pdf watched",
+        lambda: page.get_by_role("button", name="Make PDF letters").click(),
+        allowed=("meta-refresh",),
+    )
+    export_id = int(page.url.split("?")[0].rsplit("/", 1)[1])
+    check("pdf waiting", lambda: page.goto(f"/organise/letters/1/pdf/{export_id}"))
+    finish_export(engine, settings, export_id)
+    check("pdf done", lambda: page.reload())
+    code = files_of(engine, export_id)[0].verification_code
+    check("pdf verify", lambda: page.goto(f"/letters/{slug}/verify/{code}"))
+    page.get_by_label("Or paste the file's SHA-256 fingerprint").fill("not a fingerprint")
+    check(
+        "pdf verify with an error",
+        lambda: page.get_by_role("button", name="Compare the fingerprint").click(),
+    )
+    page.get_by_label("Or paste the file's SHA-256 fingerprint").fill("0" * 64)
+    check(
+        "pdf verify, no match",
+        lambda: page.get_by_role("button", name="Compare the fingerprint").click(),
+    )
+    check("pdf verify not found", lambda: page.goto(f"/letters/{slug}/verify/0000-0000-0000"))
+    check(
+        "pdf link refused",
+        lambda: page.goto(f"/organise/letters/1/pdf/{export_id}/files/1?token=forged"),
+    )
+
+    assert len(report) == 69
     assert {name: found for name, found in report.items() if found} == {}
 
 

@@ -17,10 +17,13 @@ from app.letters.languages import chrome_locale, chrome_locales
 
 SIGNER_LOCALES = ("ru", "uk")
 # What a signer can meet: the letter's pages, the sign form and its messages, the pages a
-# mailed link opens, the mails, and the error page.
+# mailed link opens, the mails, and the error page. (Not the PDF verify page, which a letter's
+# recipients reach from its footer, nor the organisers' CSV import messages.)
 SIGNER_FILES = (
     "templates/base.html",
-    "templates/letters/",
+    "templates/letters/index.html",
+    "templates/letters/show.html",
+    "templates/letters/signatures.html",
     "templates/_partials/",
     "templates/signatures/",
     "templates/errors/",
@@ -30,7 +33,8 @@ SIGNER_FILES = (
     "templates/email/update",
     "templates/updates/",
     "app/updates/unsubscribe.py",
-    "app/signatures/",
+    "app/signatures/schemas.py",
+    "app/signatures/routes.py",
     "app/kit/text.py",
 )
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")

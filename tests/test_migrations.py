@@ -7,6 +7,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
+import app.counters.models
+import app.exports.pdf.models
 import app.jobs.models
 import app.letters.models
 import app.organisers.models

@@ -1,1 +1,2 @@
-"""Counters: the live signature count, as JSON for embeds and news sites."""
+"""Counters: derived signature counts (kept by a batched job, rebuilt by ``recount``) and every
+public read of them: count.json, the badge, the embed page and script, served from memory."""

@@ -1,19 +1,16 @@
-"""The counts the public API shows, read in ONE place.
-
-Today they come from the signatures themselves (app.signatures.service, .reports). When counts
-become derived data (a counts table kept by a batched job), this function is the only thing
-the public API needs changed."""
+"""The counts the public API (and the webhooks' scan) show, read in ONE place: the derived
+counts (app.counters.service), never a scan of the signatures."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from app.signatures import reports
-from app.signatures import service as signatures
+from app.counters import service as counters
+from app.db import utcnow
 
 PER_DAY_DAYS = 60
 
@@ -31,17 +28,19 @@ def public_counts(
     session: Session, *, letter_ids: Sequence[int], detailed: bool = False
 ) -> dict[int, PublicCounts]:
     """Confirmed signatures per letter; ``detailed`` adds when the count last moved, the count
-    per country and per day (last PER_DAY_DAYS days, UTC)."""
-    totals = signatures.counts_confirmed(session, letter_ids=letter_ids)
+    per country (most first) and per day (last PER_DAY_DAYS days, UTC)."""
+    totals = counters.totals(session, letter_ids=letter_ids)
     if not detailed:
         return {letter_id: PublicCounts(signatures=total) for letter_id, total in totals.items()}
+    first = utcnow().date() - timedelta(days=PER_DAY_DAYS - 1)
+    window = [first + timedelta(days=n) for n in range(PER_DAY_DAYS)]
     found = {}
     for letter_id in letter_ids:
-        report = reports.dashboard(session, letter_id=letter_id, days=PER_DAY_DAYS, latest=0)
+        counts = counters.letter_counts(session, letter_id)
         found[letter_id] = PublicCounts(
             signatures=totals[letter_id],
-            updated_at=signatures.count_changed_at(session, letter_id=letter_id),
-            by_country=report.by_country,
-            per_day=report.per_day,
+            updated_at=counts.changed_at,
+            by_country=sorted(counts.by_country.items(), key=lambda item: (-item[1], item[0])),
+            per_day=[(day, counts.by_day.get(day, 0)) for day in window],
         )
     return found

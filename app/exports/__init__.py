@@ -1,1 +1,2 @@
-"""Exports of a letter's signatures for its organisers: CSV (and, later, PDF)."""
+"""Exports of a letter's signatures: CSV for its organisers, and the PDF letter for its
+recipients (``pdf/``)."""

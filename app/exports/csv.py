@@ -20,6 +20,8 @@ COLUMNS = (
     "visibility",
     "confirmed_at",
     "email",
+    "source",  # online, or offline (gathered on paper or by a trusted collector)
+    "attestation",  # an offline signature's: who collected it, how, when
 )
 # A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets
 # ("=HYPERLINK(...)", "+cmd|...", "-2+3", "@SUM(...)"), or hides one after a tab or a return.
@@ -41,6 +43,8 @@ def _cells(number: int, row: ExportRow) -> list[str]:
         row.visibility.value,
         row.confirmed_at.isoformat(timespec="seconds") if row.confirmed_at else "",
         row.email,
+        row.source.value,
+        row.attestation,
     ]
     return [str(number), *(formula_safe(cell) for cell in cells)]
 

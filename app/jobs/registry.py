@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.config import Settings
+from app.counters import jobs as counter_jobs
+from app.exports.pdf import jobs as pdf_jobs
 from app.jobs.worker import Handler, Recurring
 from app.organisers import emails as organiser_emails
 from app.organisers.service import MAIL_SIGN_IN
@@ -24,9 +27,16 @@ HANDLERS: dict[str, Handler] = {
     MAIL_UPDATE: update_emails.send_update_mail,
     webhooks.SCAN: webhooks.run_scan,
     webhooks.DELIVER: webhooks.deliver,
+    **pdf_jobs.HANDLERS,
+    counter_jobs.FOLD: counter_jobs.fold_counts,
 }
 
 RECURRING: tuple[Recurring, ...] = (
     Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),
     Recurring(kind=webhooks.SCAN, every=timedelta(minutes=1)),  # batches events per minute
 )
+
+
+def recurring(settings: Settings) -> tuple[Recurring, ...]:
+    """Fixed ones, and the counts' fold, which runs twice per freshness interval."""
+    return (*RECURRING, Recurring(kind=counter_jobs.FOLD, every=counter_jobs.fold_every(settings)))

@@ -88,7 +88,7 @@ class JobWorker:
         self.settings = settings
         self.sender = sender
         self.handlers = registry.HANDLERS if handlers is None else handlers
-        self.recurring = registry.RECURRING if recurring is None else recurring
+        self.recurring = registry.recurring(settings) if recurring is None else recurring
         self.clock = clock
         self._next_schedule_check: datetime | None = None
 
@@ -269,15 +269,19 @@ class JobWorker:
     # -- recurring jobs --------------------------------------------------------------------
 
     def schedule_recurring(self) -> None:
-        """Make sure this period's row of each recurring job exists (checked once a minute)."""
+        """Make sure this period's row of each recurring job exists."""
         from app.jobs.service import schedule_once
 
         now = self.clock()
         if self._next_schedule_check is not None and now < self._next_schedule_check:
             return
-        self._next_schedule_check = now + timedelta(minutes=1)
         if not self.recurring:
+            self._next_schedule_check = now + timedelta(minutes=1)
             return
+        # Checked once a minute, or as often as the most frequent job runs (the counts' fold).
+        self._next_schedule_check = now + min(
+            timedelta(minutes=1), *(recurring.every for recurring in self.recurring)
+        )
         with open_session(self.engine, write=True) as session:
             for recurring in self.recurring:
                 period = int(now.timestamp() // recurring.every.total_seconds())

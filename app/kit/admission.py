@@ -9,6 +9,8 @@ when the line is too long, or a request has waited too long, is it refused at on
 
 from __future__ import annotations
 
+import re
+
 import anyio
 import anyio.to_thread
 from starlette.responses import PlainTextResponse
@@ -30,6 +32,7 @@ class AdmissionMiddleware:
         max_queued: int,
         max_wait_seconds: float,
         bypass_prefixes: tuple[str, ...] = ("/static/",),
+        bypass_paths: tuple[re.Pattern[str], ...] = (),
     ) -> None:
         if max_active < 1:
             raise ValueError("max_active must be at least 1")
@@ -38,6 +41,8 @@ class AdmissionMiddleware:
         self.max_queued = max_queued
         self.max_wait_seconds = max_wait_seconds
         self.bypass_prefixes = bypass_prefixes
+        # Async routes that bound their own concurrency (a slow upload must not hold a place).
+        self.bypass_paths = bypass_paths
         # Created on the first request, in the event loop that serves it.
         self._places: anyio.Semaphore | None = None
         self._queued = 0
@@ -53,7 +58,11 @@ class AdmissionMiddleware:
         return self._places
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.bypass_prefixes):
+        if (
+            scope["type"] != "http"
+            or scope["path"].startswith(self.bypass_prefixes)
+            or any(path.match(scope["path"]) for path in self.bypass_paths)
+        ):
             await self.app(scope, receive, send)
             return
         places = self._ensure_places()

@@ -78,12 +78,28 @@ class SecurityMiddleware:
     """Refuses cross-origin writes, issues the workspace's CSRF cookie, adds security headers."""
 
     def __init__(
-        self, app: ASGIApp, *, base_url: str, secure_cookies: bool, site_name: str = ""
+        self,
+        app: ASGIApp,
+        *,
+        base_url: str,
+        secure_cookies: bool,
+        site_name: str = "",
+        large_bodies: tuple[tuple[re.Pattern[str], int], ...] = (),
     ) -> None:
         self.app = app
         self.trusted_origin = _origin_of(base_url)
         self.secure_cookies = secure_cookies
         self.site_name = site_name
+        # Paths that take an upload (a CSV import), each with its own cap on the body.
+        self.large_bodies = large_bodies
+
+    def _body_limit(self, path: str) -> int:
+        for pattern, limit in self.large_bodies:
+            if pattern.fullmatch(path):
+                return limit
+        if LETTER_FORMS.fullmatch(path):
+            return LETTER_FORM_BYTES
+        return MAX_BODY_BYTES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,8 +121,8 @@ class SecurityMiddleware:
         if is_cross_origin(scope["method"], headers, self.trusted_origin):
             await self._refusal()(scope, receive, send_with_headers)
             return
-        limit = LETTER_FORM_BYTES if LETTER_FORMS.fullmatch(scope["path"]) else MAX_BODY_BYTES
         declared = headers.get("content-length", "0")
+        limit = self._body_limit(scope["path"])
         if not declared.isdigit() or int(declared) > limit:
             response = PlainTextResponse("What was sent is too large.", status_code=413)
             await response(scope, receive, send_with_headers)
@@ -131,7 +147,7 @@ class SecurityMiddleware:
         return f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
+def _limited(receive: Receive, limit: int = MAX_BODY_BYTES) -> Receive:
     """A body sent without Content-Length (chunked) is cut off at the same limit."""
     received = 0
 

@@ -15,6 +15,7 @@ class Purpose(StrEnum):
     ORGANISER_SECOND_FACTOR = "organiser-second-factor"
     TOTP_ENROLMENT = "organiser-totp-enrolment"
     UNSUBSCRIBE = "signature-unsubscribe"
+    PDF_DOWNLOAD = "organiser-pdf-download"
 
 
 class TokenError(Exception):

@@ -7,6 +7,8 @@ from fastapi import Request
 from sqlmodel import Session
 from starlette.responses import Response
 
+from app.config import Settings
+from app.counters import service as counters
 from app.kit.caching import cacheable
 from app.kit.pages import render_page
 from app.letters.languages import chrome_locale
@@ -34,7 +36,8 @@ def render_letter_page(
 ) -> Response:
     """The page as every visitor sees it (no form values, no notice) is shared-cacheable, with
     an ETag; a form sent back to be corrected holds what one person typed, so is never stored."""
-    count = signatures.count_confirmed(session, letter_id=letter.id)
+    count = counters.totals(session, letter_ids=[letter.id])[letter.id]  # lags by seconds
+    settings: Settings = request.app.state.settings
     latest = signatures.latest_public_signers(session, letter_id=letter.id, limit=LATEST_SIGNERS)
     locale = chrome_locale(letter.language)
     personal = form is not None or bool(notice) or status_code != 200
@@ -49,6 +52,7 @@ def render_letter_page(
             "countries": country_names(locale),
             "notice": notice,
             "lang_query": letter.lang_query,
+            "embed_codes": counters.embed_codes(base_url=settings.base_url, slug=letter.slug),
         },
         status_code=status_code,
         no_store=personal,

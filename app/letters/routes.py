@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.config import Settings
+from app.counters import service as counters
 from app.db import SessionDep
 from app.kit.caching import cacheable
 from app.kit.pages import render_page
@@ -23,7 +24,7 @@ router = APIRouter()
 @router.api_route("/", methods=["GET", "HEAD"])
 def list_letters(request: Request, session: SessionDep) -> Response:
     letters = service.list_public_letters(session)
-    counts = signatures.counts_confirmed(session, letter_ids=[letter.id for letter in letters])
+    counts = counters.totals(session, letter_ids=[letter.id for letter in letters])
     rendered = render_page(request, "letters/index.html", {"letters": letters, "counts": counts})
     return cacheable(request, rendered, page=True)
 
@@ -53,7 +54,7 @@ def list_signers(
         {
             "letter": letter,
             "result": signers,
-            "count": signatures.count_confirmed(session, letter_id=letter.id),
+            "count": counters.totals(session, letter_ids=[letter.id])[letter.id],
             "countries": country_names(locale),
             "lang_query": letter.lang_query,
         },

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from fastapi import APIRouter, Request
+from sqlmodel import Session
 from starlette.responses import Response
 
 from app.db import SessionDep
@@ -15,6 +16,7 @@ from app.letters import service as letters
 from app.letters.languages import language_labels
 from app.organisers import service
 from app.organisers.auth import OrganiserDep
+from app.organisers.pdf_panel import PdfForm, pdf_panel
 from app.signatures.reports import dashboard
 from app.signatures.schemas import country_names
 
@@ -94,23 +96,42 @@ def letter_dashboard(
     request: Request, session: SessionDep, organiser: OrganiserDep, letter_id: int
 ) -> Response:
     service.require_letter(session, organiser=organiser, letter_id=letter_id)
+    return render_dashboard(request, session, letter_id=letter_id)
+
+
+def render_dashboard(
+    request: Request,
+    session: Session,
+    *,
+    letter_id: int,
+    pdf_form: PdfForm | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The page, for a letter the caller has checked the organiser may see; ``pdf_form`` brings
+    back the "Make PDF letters" form with its error (app/organisers/pdf_letters.py)."""
     found = letters.list_letters(session, letter_ids=[letter_id])
     if not found:
         raise service.NotAllowed(str(letter_id))
     figures = dashboard(session, letter_id=letter_id, days=DAYS)
-    submitted = figures.confirmed + figures.pending
+    # Offline signatures have no confirmation step: the rate is of those signed online.
+    online = figures.confirmed - figures.offline
+    submitted = online + figures.pending
     goal = found[0].goal
     context = {
         "letter": found[0],
         "figures": figures,
-        "rate": round(100 * figures.confirmed / submitted) if submitted else None,
+        "rate": round(100 * online / submitted) if submitted else None,
+        "online": online,
         "progress": _percent(figures.confirmed, goal) if goal else None,
         "chart": bar_chart(figures.per_day),
         "days": DAYS,
         "in_window": sum(count for _, count in figures.per_day),
         "countries": country_names(),
         "languages": language_labels([code for code, _ in figures.by_language]),
+        "pdf": pdf_panel(session, letter_id=letter_id, form=pdf_form),
     }
-    response = render_page(request, "organise/dashboard.html", context, form=True)
+    response = render_page(
+        request, "organise/dashboard.html", context, form=True, status_code=status_code
+    )
     response.headers["x-robots-tag"] = "noindex"
     return response

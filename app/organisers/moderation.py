@@ -31,7 +31,7 @@ from app.organisers.moderation_forms import (
 from app.organisers.pages import workspace_page
 from app.organisers.workspace import EXPIRED_FORM
 from app.signatures import moderation
-from app.signatures.models import SignatureState, Visibility
+from app.signatures.models import SignatureSource, SignatureState, Visibility
 
 router = APIRouter(prefix="/organise/letters/{letter_id}/signatures")
 
@@ -76,6 +76,7 @@ def _list_page(
         "states": [state.value for state in SignatureState],
         "languages": language_labels(letters.letter_languages(session, letter_id=letter_id)),
         "visibilities": [visibility.value for visibility in Visibility],
+        "sources": [source.value for source in SignatureSource],
         "back": _search_query(query),
         "first_query": urlencode({k: v for k, v in form.values.items() if v}),
         "next_query": next_query,

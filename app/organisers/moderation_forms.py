@@ -12,10 +12,20 @@ from pydantic import BaseModel, ConfigDict
 
 from app.kit.i18n import N_
 from app.letters.languages import code_problem, normal_code
-from app.signatures.models import RuleKind, SignatureState, Visibility
+from app.signatures.models import RuleKind, SignatureSource, SignatureState, Visibility
 from app.signatures.moderation import BulkRule, SignatureFilter, normal_domain
 
-SEARCH_FIELDS = ("name", "domain", "country", "language", "state", "visibility", "from", "until")
+SEARCH_FIELDS = (
+    "name",
+    "domain",
+    "country",
+    "language",
+    "state",
+    "visibility",
+    "source",
+    "from",
+    "until",
+)
 RULE_FIELDS = ("kind", "domain", "window_from", "window_until", "pattern", "reason")
 HIDDEN = "hidden"  # the visibility choice "hidden by an organiser"
 DOMAIN = re.compile(r"^[^\s@/]+\.[^\s@/.]+$")
@@ -89,6 +99,11 @@ def parse_search(data: Mapping[str, str]) -> tuple[TypedForm, SignatureFilter]:
     if language and code_problem(language):
         form.errors["language"] = N_("Please choose a language from the list.")
         language = ""
+    source = None
+    if values["source"] in {s.value for s in SignatureSource}:
+        source = SignatureSource(values["source"])
+    elif values["source"]:
+        form.errors["source"] = N_("Please choose online or offline.")
     since, until = _day(form, "from"), _day(form, "until")
     wanted = SignatureFilter(
         name=values["name"],
@@ -100,6 +115,7 @@ def parse_search(data: Mapping[str, str]) -> tuple[TypedForm, SignatureFilter]:
         hidden=hidden,
         confirmed_from=_start(since) if since else None,
         confirmed_until=_start(until + timedelta(days=1)) if until else None,
+        source=source,
     )
     return form, wanted
 

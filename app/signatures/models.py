@@ -4,14 +4,20 @@ The address itself is stored only encrypted (``email_encrypted``); duplicates ar
 ``email_hash``, an HMAC of the canonical address that is unique per letter. Withdrawing erases
 the address, both hashes, the name, the place and the consent to be contacted: what remains
 is that a signature once counted.
+
+Offline signatures (``source = offline``: gathered on paper or by a trusted collector, entered
+by an organiser) never have an address or its hashes; each names the attestation saying who
+collected it, how and when, and, when it came from a CSV file, the import it came in. Withdrawn
+signatures have no address either: tell them apart by ``source`` and ``state``, never by a
+missing address.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, string_enum, utcnow
@@ -33,6 +39,18 @@ class Visibility(StrEnum):
     COUNTED_ONLY = "counted_only"  # counted, never named
 
 
+class SignatureSource(StrEnum):
+    ONLINE = "online"  # signed on the site and confirmed from a mailbox
+    OFFLINE = "offline"  # gathered on paper or by a trusted collector; entered by an organiser
+
+
+# An offline signature has no address, no hash of one, and always its attestation.
+OFFLINE_WITHOUT_ADDRESS = (
+    "source = 'online' OR (email_encrypted IS NULL AND email_hash IS NULL"
+    " AND email_domain_hash IS NULL AND attestation_id IS NOT NULL)"
+)
+
+
 class Signature(SQLModel, table=True):
     __tablename__ = "signatures"
     __table_args__ = (
@@ -49,6 +67,10 @@ class Signature(SQLModel, table=True):
         Index("ix_signatures_letter_state_id", "letter_id", "state", "id"),
         # The dashboard's table by language.
         Index("ix_signatures_letter_state_language", "letter_id", "state", "language"),
+        # Offline signatures: counted apart (dashboard), and by import (undoing one).
+        Index("ix_signatures_letter_source_state", "letter_id", "source", "state"),
+        Index("ix_signatures_offline_import_id", "offline_import_id"),
+        CheckConstraint(OFFLINE_WITHOUT_ADDRESS, name="offline_without_address"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -91,6 +113,18 @@ class Signature(SQLModel, table=True):
     invalidation_rule_id: int | None = Field(
         default=None, foreign_key="invalidation_rules.id", ondelete="SET NULL"
     )
+    source: SignatureSource = Field(
+        default=SignatureSource.ONLINE,
+        sa_column=Column(
+            string_enum(SignatureSource),
+            nullable=False,
+            default=SignatureSource.ONLINE.value,
+            server_default=SignatureSource.ONLINE.value,
+        ),
+    )
+    # Offline signatures only: who collected it, how, when; and the CSV import it came in.
+    attestation_id: int | None = Field(default=None, foreign_key="attestations.id")
+    offline_import_id: int | None = Field(default=None, foreign_key="offline_imports.id")
 
 
 class RuleKind(StrEnum):
@@ -115,3 +149,41 @@ class InvalidationRule(SQLModel, table=True):
     invalidated: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     reversed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Attestation(SQLModel, table=True):
+    """Who collected offline signatures, how and when, as the organiser who entered them
+    recorded it."""
+
+    __tablename__ = "attestations"
+    __table_args__ = (Index("ix_attestations_letter_id_id", "letter_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letters.id", ondelete="CASCADE")
+    collector: str = Field(max_length=200)
+    method: str = Field(max_length=200)
+    collected_from: date
+    collected_until: date | None = None  # a range; None for a single day
+    note: str = Field(default="", max_length=1000)
+    organiser_id: int | None = Field(default=None, foreign_key="organisers.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OfflineImport(SQLModel, table=True):
+    """One CSV file imported into a letter: its signatures can be taken out together, and the
+    file's hash warns before the same file is imported twice."""
+
+    __tablename__ = "offline_imports"
+    __table_args__ = (Index("ix_offline_imports_letter_sha256", "letter_id", "file_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letters.id", ondelete="CASCADE")
+    attestation_id: int = Field(foreign_key="attestations.id")
+    organiser_id: int | None = Field(default=None, foreign_key="organisers.id", ondelete="SET NULL")
+    file_name: str = Field(default="", max_length=200)
+    file_sha256: str = Field(max_length=64)
+    rows: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Undone: its signatures were deleted; the record stays for the audit.
+    undone_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    undone_count: int = 0

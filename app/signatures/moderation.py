@@ -9,7 +9,7 @@ signature id: a signature of another letter is "not found", never changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, update
@@ -21,9 +21,11 @@ from app.signatures.models import (
     InvalidationRule,
     RuleKind,
     Signature,
+    SignatureSource,
     SignatureState,
     Visibility,
 )
+from app.signatures.offline import attestation_labels
 
 PAGE_SIZE = 50
 SAMPLE_SIZE = 10
@@ -46,6 +48,7 @@ class SignatureFilter:
     hidden: bool | None = None
     confirmed_from: datetime | None = None
     confirmed_until: datetime | None = None  # exclusive
+    source: SignatureSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,9 @@ class ModeratedSignature:
     confirmed_at: datetime | None
     invalidated_reason: str
     invalidation_rule_id: int | None
+    offline: bool = False
+    attestation_id: int | None = None
+    attestation: str = ""  # an offline signature's attestation: who collected it, how, when
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +144,8 @@ def _matches(
         where.append(col(Signature.confirmed_at) >= wanted.confirmed_from)
     if wanted.confirmed_until is not None:
         where.append(col(Signature.confirmed_at) < wanted.confirmed_until)
+    if wanted.source is not None:
+        where.append(col(Signature.source) == wanted.source)
     return where
 
 
@@ -156,6 +164,8 @@ def _shown(signature: Signature) -> ModeratedSignature:
         confirmed_at=signature.confirmed_at,
         invalidated_reason=signature.invalidated_reason,
         invalidation_rule_id=signature.invalidation_rule_id,
+        offline=signature.source is SignatureSource.OFFLINE,
+        attestation_id=signature.attestation_id,
     )
 
 
@@ -166,7 +176,15 @@ def _newest(
     if after is not None:
         query = query.where(col(Signature.id) < after)
     rows = session.exec(query.order_by(col(Signature.id).desc()).limit(limit)).all()
-    return [_shown(row) for row in rows]
+    shown = [_shown(row) for row in rows]
+    ids = [s.attestation_id for s in shown if s.attestation_id is not None]
+    if not ids:
+        return shown
+    labels = attestation_labels(session, letter_id=rows[0].letter_id, ids=ids)
+    return [
+        replace(s, attestation=labels.get(s.attestation_id, "")) if s.attestation_id else s
+        for s in shown
+    ]
 
 
 def list_signatures(

@@ -22,7 +22,8 @@ from sqlmodel import Session, col, select
 
 from app.db import open_session, utcnow
 from app.privacy.crypto import Keyring
-from app.signatures.models import Signature, SignatureState, Visibility
+from app.signatures.models import Signature, SignatureSource, SignatureState, Visibility
+from app.signatures.offline import attestation_labels, count_offline
 
 EXPORT_BATCH = 2000
 
@@ -40,6 +41,8 @@ class ExportRow:
     visibility: Visibility
     confirmed_at: datetime | None
     email: str  # empty unless the signer agreed to be contacted
+    source: SignatureSource = SignatureSource.ONLINE
+    attestation: str = ""  # an offline signature's: who collected it, how, when
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +51,14 @@ class LatestSigner:
     country: str
     visibility: Visibility
     confirmed_at: datetime | None
+    offline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Dashboard:
-    confirmed: int
+    confirmed: int  # online and offline
     pending: int
+    offline: int  # of the confirmed, those gathered offline (no confirmation step)
     per_day: list[tuple[date, int]]  # every day of the window, oldest first, zeros included
     by_country: list[tuple[str, int]]  # most signatures first; "" is "not given"
     latest: list[LatestSigner]
@@ -75,10 +80,12 @@ _EXPORT_COLUMNS = (
     col(Signature.confirmed_at),
     col(Signature.may_contact),
     col(Signature.email_encrypted),
+    col(Signature.source),
+    col(Signature.attestation_id),
 )
 
 
-def _export_row(row: Any, keyring: Keyring) -> ExportRow:
+def _export_row(row: Any, keyring: Keyring, labels: dict[int, str]) -> ExportRow:
     """From plain columns, not ORM objects: three times faster on a long export."""
     named = row.visibility is not Visibility.COUNTED_ONLY
     email = ""
@@ -94,6 +101,8 @@ def _export_row(row: Any, keyring: Keyring) -> ExportRow:
         visibility=row.visibility,
         confirmed_at=row.confirmed_at,
         email=email,
+        source=SignatureSource(row.source),
+        attestation=labels.get(row.attestation_id, "") if row.attestation_id else "",
     )
 
 
@@ -128,7 +137,12 @@ def export_batches(
                 )
                 .all()
             )
-            batch = [_export_row(row, keyring) for row in rows]
+            labels = attestation_labels(
+                session,
+                letter_id=letter_id,
+                ids=[r.attestation_id for r in rows if r.attestation_id],
+            )
+            batch = [_export_row(row, keyring, labels) for row in rows]
         if not batch:
             return
         yield batch
@@ -194,6 +208,7 @@ def dashboard(session: Session, *, letter_id: int, days: int = 60, latest: int =
     return Dashboard(
         confirmed=by_state.get(SignatureState.CONFIRMED, 0),
         pending=by_state.get(SignatureState.PENDING, 0),
+        offline=count_offline(session, letter_id=letter_id),
         per_day=_per_day(session, letter_id, days=days, today=utcnow().date()),
         by_country=[(country, number) for country, number in by_country],
         by_language=[(language, number) for language, number in by_language],
@@ -203,6 +218,7 @@ def dashboard(session: Session, *, letter_id: int, days: int = 60, latest: int =
                 country=row.country,
                 visibility=row.visibility,
                 confirmed_at=row.confirmed_at,
+                offline=row.source is SignatureSource.OFFLINE,
             )
             for row in newest
         ],

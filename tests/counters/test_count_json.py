@@ -15,6 +15,7 @@ from tests.helpers import (
     add_letter,
     add_signature,
     address_of,
+    catch_up_counts,
     links,
     new_mail,
     press_button,
@@ -25,6 +26,8 @@ from tests.smtp import SMTPServer
 
 
 def read(client: TestClient, slug: str) -> dict[str, object]:
+    """count.json once the counts caught up (the recurring job ran, the cache re-read)."""
+    catch_up_counts(client)
     response = client.get(f"/letters/{slug}/count.json")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
@@ -43,7 +46,7 @@ def test_shape_and_headers(client: TestClient, letter_slug: str) -> None:
         "updated_at": None,
     }
     assert response.headers["access-control-allow-origin"] == "*"
-    assert response.headers["cache-control"] == "public, max-age=10"
+    assert response.headers["cache-control"] == "public, max-age=5, stale-while-revalidate=50"
     head = client.head(f"/letters/{letter_slug}/count.json")
     assert head.status_code == 200
     assert head.headers["access-control-allow-origin"] == "*"
@@ -71,8 +74,8 @@ def test_only_confirmed_signatures_count(
     updated = datetime.fromisoformat(body["updated_at"])
     assert updated.utcoffset() == timedelta(0)
     [one] = [s for s in signatures(engine) if address_of(s) == "one@example.org"]
-    assert updated == one.confirmed_at
-    assert updated >= before
+    assert one.confirmed_at is not None
+    assert updated >= one.confirmed_at >= before  # when the count took it in
 
     # Every visibility counts, named or not.
     for n, visibility in enumerate(Visibility):
@@ -92,12 +95,13 @@ def test_withdrawing_a_pending_signature_does_not_move_the_time(
 ) -> None:
     confirmed_at = utcnow() - timedelta(hours=2)
     add_signature(engine, letter_slug, name="Early", email="e@ex.org", confirmed_at=confirmed_at)
+    counted = read(client, letter_slug)
+    assert counted["signatures"] == 1
     assert sign(client, letter_slug).status_code == 200
     [mail] = new_mail(worker, smtp)
     assert press_button(client, links(mail)["withdraw"]).status_code == 200
     body = read(client, letter_slug)
-    assert body["signatures"] == 1
-    assert body["updated_at"] == confirmed_at.isoformat()
+    assert body == counted
 
 
 def test_counts_are_per_letter(client: TestClient, engine: Engine, letter_slug: str) -> None:

@@ -15,6 +15,7 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from app.config import Settings
+from app.counters import jobs as counter_jobs
 from app.db import make_engine, open_session, utcnow
 from app.jobs import service as jobs
 from app.jobs.models import JobState
@@ -419,12 +420,12 @@ def test_the_purge_job_deletes_expired_pending_signatures_and_old_jobs(
         add_job(engine, kind="test.recent", state=JobState.DONE, finished_at=young),
         add_job(engine, kind="test.waiting", run_at=tomorrow, created_at=expired),
     ]
-    # The app's own registry: the purge is scheduled by the worker itself.
+    # The app's own registry: the purge (and the counts' fold) are scheduled by the worker.
     worker = JobWorker(engine=engine, settings=settings, sender=SMTPSender(settings))
-    assert worker.run_due() == 2  # the purge, and the webhooks' scan (with nothing to do)
+    assert worker.run_due() == 3  # the purge, the counts' fold, the webhooks' scan
 
     assert [each.id for each in signatures(engine)] == [young_pending, old_confirmed]
-    remaining = queued_jobs(engine)
+    remaining = [each for each in queued_jobs(engine) if each.kind != counter_jobs.FOLD]
     [purge] = [each for each in remaining if each.kind == privacy_jobs.PURGE]
     assert purge.state is JobState.DONE
     [scan] = [each for each in remaining if each.kind == webhooks.SCAN]

@@ -3,29 +3,36 @@ another organiser's letter. The routes are read from the app, so a new one is co
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import Engine, text
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from app.config import Settings
 from app.db import open_session
 from app.jobs.worker import JobWorker
 from app.organisers.dashboard import router as dashboard_router
 from app.organisers.exports import router as exports_router
 from app.organisers.moderation import router as moderation_router
+from app.organisers.offline import router as offline_router
+from app.organisers.pdf_letters import router as pdf_letters_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.sign_in import router as sign_in_router
 from app.organisers.translations import router as translations_router
 from app.organisers.workspace import router as workspace_router
-from app.signatures import moderation
-from app.signatures.models import RuleKind
+from app.signatures import moderation, offline
+from app.signatures.models import RuleKind, Visibility
+from app.signatures.offline_csv import OfflineRow
 from app.updates.forms import parse_update_form
 from app.updates.service import add_version, create_update
 from app.updates.versions import router as update_versions_router
 from app.updates.workspace import router as updates_router
 from app.webhooks import service as webhooks
 from app.webhooks.routes import router as webhooks_router
+from tests.exports.pdf_files import exported
 from tests.helpers import TEST_KEYRING, add_signature, csrf_from
 from tests.organisers.helpers import add_organiser, sign_in
 from tests.smtp import SMTPServer
@@ -52,13 +59,19 @@ FORM = {
     "pattern": "Anna",
     "subject": "Words put in our mouth",
     "url": "https://93.184.215.15/taken",
+    "attestation": "new",
+    "collector": "Intruder",
+    "method": "Made up",
+    "collected_from": "2026-01-01",
+    "again": "yes",
+    "recipient": "all",
 }
 
 
 def concrete(path: str, letter_id: str) -> str:
     """A route's path with its letter and with signature, rule, recipient, update, update
-    version or webhook 1 (which exist in the tests), and the demo letter's Russian
-    translation."""
+    version, webhook, import, PDF export or file 1 (which exist in the tests), and the demo
+    letter's Russian translation."""
     for other in (
         "{signature_id}",
         "{rule_id}",
@@ -66,6 +79,9 @@ def concrete(path: str, letter_id: str) -> str:
         "{update_id}",
         "{version_id}",
         "{webhook_id}",
+        "{import_id}",
+        "{export_id}",
+        "{file_id}",
     ):
         path = path.replace(other, "1")
     return path.replace("{language}", "ru").replace("{letter_id}", letter_id)
@@ -85,6 +101,8 @@ def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
         *updates_router.routes,
         *update_versions_router.routes,
         *webhooks_router.routes,
+        *offline_router.routes,
+        *pdf_letters_router.routes,
     ]:
         if isinstance(route, Route):
             if route.path in PUBLIC:
@@ -123,13 +141,23 @@ def snapshot(engine: Engine) -> list[object]:
         ]
         jobs = connection.execute(text("SELECT kind, ref_id FROM jobs ORDER BY id")).all()
         hooks = connection.execute(text("SELECT * FROM webhooks ORDER BY id")).all()
-    return [letters, sorted(owners), audit, people, signatures, rules, updates, jobs, hooks]
+        paper = [
+            connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+            for table in ("attestations", "offline_imports")
+        ]
+        exports = connection.execute(text("SELECT * FROM pdf_exports ORDER BY id")).all()
+    return [
+        letters, sorted(owners), audit, people, signatures, rules, updates, jobs, hooks, paper,
+        exports,
+    ]  # fmt: skip
 
 
 @pytest.fixture
-def moderated(engine: Engine, letter_slug: str) -> None:
-    """Signature 1 (named Anna, public), rule 1 (already run), update 1 and webhook 1 on the
-    demo letter, letter 1."""
+def moderated(engine: Engine, settings: Settings, letter_slug: str) -> None:
+    """Signature 1 (named Anna, public), rule 1 (already run), update 1, webhook 1 and offline
+    import 1 (Olga, under attestation 1) on the demo letter, letter 1; and PDF export 1 of it,
+    finished, with file 1."""
+    exported(engine, settings, letter_slug)
     signature = add_signature(engine, letter_slug, name="Anna Victim", email="anna@example.org")
     add_signature(engine, letter_slug, name="Bob Spam", email="bob@spam.example")
     with open_session(engine, write=True) as session:
@@ -152,8 +180,23 @@ def moderated(engine: Engine, letter_slug: str) -> None:
             keyring=TEST_KEYRING,
             allow_private=False,
         )
+        attestation_id = offline.create_attestation(
+            session,
+            letter_id=1,
+            data=offline.AttestationInput(
+                collector="Anna Victim", method="paper", collected_from=date(2026, 1, 1),
+                collected_until=None,
+            ),
+            organiser_id=None,
+        )  # fmt: skip
+        row = OfflineRow("Olga Prisoner", "", "", "", Visibility.LETTER_ONLY)
+        import_id, _ = offline.import_rows(
+            session, letter_id=1, attestation_id=attestation_id, rows=[row], language="en",
+            file_name="olga.csv", file_sha256="0" * 64, organiser_id=None,
+        )  # fmt: skip
         session.commit()
     assert (signature.id, signature.letter_id, update_id, hook_id) == (1, 1, 1, 1)
+    assert (attestation_id, import_id) == (1, 1)
 
 
 def test_nobody_reaches_any_workspace_route(
@@ -204,6 +247,7 @@ def test_the_wrong_organiser_sees_and_changes_nothing(
             assert response.status_code == 404, (method, url, response.status_code)
             assert "All for all" not in response.text
             assert "Anna Victim" not in response.text
+            assert "Olga Prisoner" not in response.text
             checked += 1
     assert checked >= 12
     assert snapshot(engine) == before

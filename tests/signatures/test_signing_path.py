@@ -7,14 +7,17 @@ from starlette.testclient import TestClient
 
 from app.jobs.worker import JobWorker
 from app.signatures.models import SignatureState
-from tests.helpers import SAME_ORIGIN, address_of, hash_of, links, sign, signatures, text_part
+from tests.helpers import (
+    SAME_ORIGIN,
+    address_of,
+    count,
+    hash_of,
+    links,
+    sign,
+    signatures,
+    text_part,
+)
 from tests.smtp import SMTPServer
-
-
-def count(client: TestClient, slug: str) -> int:
-    response = client.get(f"/letters/{slug}/count.json")
-    assert response.status_code == 200
-    return int(response.json()["signatures"])
 
 
 def test_sign_mail_confirm_and_count(

@@ -1,8 +1,8 @@
 """Translations of a letter's text; the language of each version; signatures by language.
 
 Revision ID: b8e4f2a61c37
-Revises: b8e4f6a2c013
-Create Date: 2026-11-26 00:50:00
+Revises: c0a7e2d4b913
+Create Date: 2026-11-26 01:30:00
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b8e4f2a61c37"
-down_revision: str | None = "b8e4f6a2c013"
+down_revision: str | None = "c0a7e2d4b913"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

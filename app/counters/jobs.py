@@ -1,0 +1,41 @@
+"""The recurring job that keeps the counts: fold the new deltas, twice per freshness interval.
+
+The public count may lag the signatures by one freshness interval (``COUNT_FRESHNESS_SECONDS``)
+end to end: half of it for this job (plus the worker's poll), a quarter for the web processes'
+cache (app/counters/cache.py), and the rest as margin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlmodel import col
+
+from app.config import Settings
+from app.counters.service import fold_pending
+from app.db import open_session, utcnow
+from app.jobs.models import Job, JobState
+from app.jobs.worker import ClaimedJob, JobContext, Outcome
+
+FOLD = "counters.fold"
+# Finished fold jobs are forgotten after this (one row every few seconds would otherwise pile
+# up until the retention purge).
+KEEP_FINISHED = timedelta(minutes=10)
+FOLD_SHARE = 0.5
+
+
+def fold_every(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.count_freshness_seconds * FOLD_SHARE)
+
+
+def fold_counts(context: JobContext, job: ClaimedJob) -> Outcome:
+    fold_pending(context.engine)
+    with open_session(context.engine, write=True) as session:
+        session.execute(
+            delete(Job)
+            .where(col(Job.kind) == FOLD)
+            .where(col(Job.state) == JobState.DONE)
+            .where(col(Job.finished_at) < utcnow() - KEEP_FINISHED)
+        )
+        session.commit()
+    return Outcome.DONE

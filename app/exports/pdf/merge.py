@@ -1,0 +1,163 @@
+"""Assembling the parts with pikepdf: the list (chunks, once per export), then each file (front,
+list, closing page), with the running footer and continuous page numbers stamped on every page.
+
+Stamping at merge time keeps chunks free of anything that depends on the recipient or on their
+place in the document, so the same chunk serves every file and every later export.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pikepdf
+from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
+from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
+
+from app.exports.pdf.documents import is_rtl
+from app.exports.pdf.render import number
+
+STAMP_FONT = "UndersignedStamp"
+# Where the page number sits: right-aligned to the text block, on the footer's line.
+RIGHT_MARGIN_PT = 22 * 72 / 25.4
+BASELINE_PT = 12 * 72 / 25.4 + 2.3
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    title: str
+    author: str
+    subject: str
+    language: str
+    created_at: datetime
+    creator: str
+    list_heading: str = "Signatories"
+    closing_heading: str = "Verification"
+
+
+def assemble_list(chunk_paths: Sequence[Path], target: Path) -> int:
+    """Concatenate the chunks (unnumbered) into one file; its page count."""
+    out = pikepdf.new()
+    for path in chunk_paths:
+        with pikepdf.open(path) as chunk:
+            out.pages.extend(chunk.pages)
+    pages = len(out.pages)
+    tmp = target.with_suffix(".part")
+    out.save(tmp)
+    out.close()
+    tmp.replace(target)
+    return pages
+
+
+# The numbers' font, embedded like every font of the file (Debian paths; see the README).
+STAMP_FONT_FILES = (
+    Path("/usr/share/fonts/truetype/noto/NotoSerif-Regular.ttf"),
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"),
+)
+
+
+@lru_cache(maxsize=1)
+def _stamp_font() -> str:
+    for path in STAMP_FONT_FILES:
+        if path.exists():
+            pdfmetrics.registerFont(TTFont(STAMP_FONT, str(path)))
+            return STAMP_FONT
+    raise FileNotFoundError(
+        "no font for page numbers: install fonts-noto-core or fonts-dejavu-core"
+    )
+
+
+PAGE_LABELS = {
+    "en": "Page {page} of {pages}",
+    "de": "Seite {page} von {pages}",
+    "fr": "Page {page} sur {pages}",
+    "es": "Página {page} de {pages}",
+    "it": "Pagina {page} di {pages}",
+    "pt": "Página {page} de {pages}",
+    "nl": "Pagina {page} van {pages}",
+    "pl": "Strona {page} z {pages}",
+    "ru": "Страница {page} из {pages}",
+    "uk": "Сторінка {page} з {pages}",
+    "be": "Старонка {page} з {pages}",
+    "el": "Σελίδα {page} από {pages}",
+}
+
+
+def page_label(page: int, pages: int, language: str) -> str:
+    """ "Page 3 of 1,204" in the recipient's language where we know the words; digits alone
+    for the others (a right-to-left label would need shaping the stamp does not do)."""
+    base = language.split("-")[0].split("_")[0].lower()
+    if is_rtl(language) or base not in PAGE_LABELS:
+        template = "{page} / {pages}" if is_rtl(language) else PAGE_LABELS["en"]
+    else:
+        template = PAGE_LABELS[base]
+    return template.format(page=number(page, language), pages=number(pages, language))
+
+
+def _numbers_overlay(pages: int, language: str) -> pikepdf.Pdf:
+    font = _stamp_font()
+    buffer = io.BytesIO()
+    drawing = canvas.Canvas(buffer, pagesize=A4, pageCompression=1, invariant=1)
+    for page in range(1, pages + 1):
+        drawing.setFont(font, 7.5)
+        drawing.setFillGray(0.27)
+        drawing.drawRightString(
+            A4[0] - RIGHT_MARGIN_PT, BASELINE_PT, page_label(page, pages, language)
+        )
+        drawing.showPage()
+    drawing.save()
+    return pikepdf.open(io.BytesIO(buffer.getvalue()))
+
+
+def build_file(
+    *, front: bytes, list_path: Path | None, back: bytes, footer: bytes, info: DocumentInfo
+) -> tuple[bytes, int]:
+    """The recipient's file: front, list, closing page; footer and numbers on every page."""
+    out = pikepdf.open(list_path) if list_path is not None else pikepdf.new()
+    list_pages = len(out.pages)
+    with pikepdf.open(io.BytesIO(front)) as front_pdf, pikepdf.open(io.BytesIO(back)) as back_pdf:
+        for index, page in enumerate(front_pdf.pages):
+            out.pages.insert(index, page)
+        out.pages.extend(back_pdf.pages)
+        front_pages = len(front_pdf.pages)
+    total = len(out.pages)
+    with out.open_outline() as outline:  # bookmarks: the letter, the list, the closing page
+        outline.root.append(pikepdf.OutlineItem(info.title, 0))
+        if list_pages:
+            outline.root.append(pikepdf.OutlineItem(info.list_heading, front_pages))
+        outline.root.append(pikepdf.OutlineItem(info.closing_heading, front_pages + list_pages))
+    footer_pdf = pikepdf.open(io.BytesIO(footer))
+    # One footer object shared by every page (a copy per page would bloat the file).
+    footer_form = out.copy_foreign(footer_pdf.pages[0].as_form_xobject())
+    numbers = _numbers_overlay(total, info.language)
+    for index, page in enumerate(out.pages):
+        area = page.mediabox
+        rect = pikepdf.Rectangle(float(area[0]), float(area[1]), float(area[2]), float(area[3]))
+        page.add_overlay(footer_form, rect)
+        page.add_overlay(numbers.pages[index], rect, push_stack=False)
+    _describe(out, info)
+    buffer = io.BytesIO()
+    out.save(buffer, deterministic_id=False)
+    out.close()
+    footer_pdf.close()
+    numbers.close()
+    return buffer.getvalue(), total
+
+
+def _describe(out: pikepdf.Pdf, info: DocumentInfo) -> None:
+    when = info.created_at.strftime("D:%Y%m%d%H%M%SZ")
+    out.docinfo[pikepdf.Name.Title] = info.title
+    out.docinfo[pikepdf.Name.Author] = info.author
+    out.docinfo[pikepdf.Name.Subject] = info.subject
+    out.docinfo[pikepdf.Name.Creator] = info.creator
+    out.docinfo[pikepdf.Name.Producer] = "WeasyPrint, pikepdf"
+    out.docinfo[pikepdf.Name.CreationDate] = when
+    out.docinfo[pikepdf.Name.ModDate] = when
+    out.Root.Lang = pikepdf.String(info.language)
+    out.Root.ViewerPreferences = pikepdf.Dictionary(DisplayDocTitle=True)

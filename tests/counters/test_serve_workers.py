@@ -1,0 +1,74 @@
+"""`undersigned serve --workers 2`: two web processes on one port, each with its own counter
+cache, agree on the count once the parent's job worker has folded a new signature."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+from app.db import make_engine
+from tests.helpers import add_signature
+from tests.pg import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_two_processes_serve_one_coherent_count(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERSIGNED_")}
+    env.update(
+        PYTHONPATH=str(ROOT),  # this checkout, in the parent and in the web processes
+        UNDERSIGNED_DATA_DIR=str(tmp_path / "data"),
+        UNDERSIGNED_COUNT_FRESHNESS_SECONDS="1",
+    )
+    command = [sys.executable, "-m", "app.cli"]
+    for step in ("migrate", "demo"):
+        done = subprocess.run([*command, step], env=env, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*command, "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'undersigned.db'}")
+    try:
+
+        def counts() -> set[int]:
+            """What fresh connections (spread over both processes) are told."""
+            seen = set()
+            for _ in range(12):
+                with httpx.Client(base_url=base, timeout=5) as client:
+                    response = client.get("/letters/all-for-all/count.json")
+                    seen.add(int(response.json()["signatures"]))
+            return seen
+
+        deadline = time.monotonic() + 180  # a busy machine starts processes slowly
+        while True:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                if counts() == {0}:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        add_signature(engine, "all-for-all", name="Anna Example", email="anna@example.org")
+        while counts() != {1}:  # the parent folds it; each process re-reads its counts
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        started = re.findall(r"Started server process \[(\d+)\]", log.read_text())
+        assert len(set(started)) >= 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        engine.dispose()
+    assert "job worker stopped" in log.read_text()
