@@ -54,6 +54,7 @@ from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.service import NotAllowed, SignInLinkSpent
 from app.organisers.sign_in import router as sign_in_router
+from app.organisers.translations import router as translations_router
 from app.organisers.workspace import router as workspace_router
 from app.signatures.moderation import SignatureNotFound
 from app.signatures.offline import AttestationNotFound
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     app.include_router(moderation_router)
     app.include_router(exports_router)
     app.include_router(dashboard_router)
+    app.include_router(translations_router)
     app.include_router(updates_router)
     app.include_router(update_versions_router)
     app.include_router(unsubscribe_router)

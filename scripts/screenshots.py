@@ -148,7 +148,9 @@ def sign_in_link(settings: Settings, email: str) -> str:
     engine = make_engine(settings.resolved_database_url())
     with open_session(engine, write=True) as session:
         organisers.create_organiser(session, email=email, is_admin=True, keyring=settings.keyring())
-        organisers.request_sign_in(session, email=email, keyring=settings.keyring(), per_hour=99)
+        organisers.request_sign_in(
+            session, email=email, keyring=settings.keyring(), per_hour=99, link_minutes=15
+        )
         session.commit()
         link = session.exec(select(SignInLink).order_by(col(SignInLink.id).desc())).first()
         assert link is not None
@@ -193,6 +195,7 @@ def shoot_workspace(page: Page, settings: Settings, out: Path, width: str) -> No
     shoot(page, out, "organise-recipients", width)
     page.goto(letter_page.rsplit("/", 1)[0] + "/1/first-signatories")  # the demo letter's
     shoot(page, out, "organise-first-signatories", width)
+    shoot_translations(page, out, width)
     page.goto(letter_page + "/audit")
     shoot(page, out, "organise-audit", width)
     shoot_moderation(page, out, width)
@@ -251,9 +254,28 @@ def shoot_updates(page: Page, settings: Settings, out: Path, width: str) -> None
         token = Tokens(settings.resolved_secret_keys()).make(Purpose.UNSUBSCRIBE, public_id)
         page.goto(f"/letters/{DEMO_SLUG}/unsubscribe/{token}")
         shoot(page, out, "unsubscribe", width)
-        page.get_by_role("button", name="Unsubscribe").click()
+        page.get_by_role("button", name="Отписаться").click()  # signer 1 signed in Russian
         page.wait_for_load_state()
         shoot(page, out, "unsubscribed", width)
+
+
+def shoot_translations(page: Page, out: Path, width: str) -> None:
+    """The demo letter's translations, an edit, and a new one with a mistake and a preview."""
+    page.goto("/organise/letters/1/translations")
+    shoot(page, out, "organise-translations", width)
+    page.goto("/organise/letters/1/translations/ru")
+    shoot(page, out, "organise-translation-edit", width)
+    page.goto("/organise/letters/1/translations/new")
+    page.get_by_label("Language code").fill("english")
+    page.get_by_label("Title").fill("رسالة مفتوحة")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-translation-errors", width)
+    page.get_by_label("Language code").fill("ar")
+    page.get_by_label("Text of the letter").fill("نكتب إليكم من السجون **الروسية**.")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state()
+    shoot(page, out, "organise-translation-preview", width)
 
 
 def shoot_moderation(page: Page, out: Path, width: str) -> None:
@@ -335,6 +357,12 @@ def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> Non
         page.screenshot(path=out / f"letter-fold-{width}.png")
         shoot(page, out, "letter", width)
 
+        for language in ("ru", "uk"):  # the demo letter's translations, page text included
+            page.goto(f"/letters/{DEMO_SLUG}?lang={language}")
+            page.screenshot(path=out / f"letter-{language}-fold-{width}.png")
+            shoot(page, out, f"letter-{language}", width)
+        page.goto(f"/letters/{DEMO_SLUG}")
+
         fill_sign_form(page, name="A", email="not-an-address")
         page.screenshot(path=out / f"letter-errors-fold-{width}.png")  # where focus landed
         shoot(page, out, "letter-errors", width)
@@ -378,7 +406,7 @@ def shoot_all(browser: Browser, settings: Settings, base: str, out: Path) -> Non
         html = refused.text()
         page.route(
             "**/refused-preview",
-            lambda route, html=html: route.fulfill(body=html, content_type="text/html"),
+            lambda route, _request, html=html: route.fulfill(body=html, content_type="text/html"),
         )
         page.goto("/refused-preview")
         shoot(page, out, "cross-site-refused", width)

@@ -99,6 +99,8 @@ def test_no_page_has_an_accessibility_violation(
     check("signers", lambda: page.goto(f"/letters/{slug}/signatures"))
     check("manage", lambda: page.goto(f"/letters/{slug}/manage"))
     check("not found", lambda: page.goto("/letters/nothing-here"))
+    check("letter in Russian", lambda: page.goto(f"/letters/{slug}?lang=ru"))
+    check("manage in Ukrainian", lambda: page.goto(f"/letters/{slug}/manage?lang=uk"))
     check("api reference", lambda: page.goto("/docs"))
     check("embed", lambda: page.goto(f"/letters/{slug}/embed"))
     check("embed, dark", lambda: page.goto(f"/letters/{slug}/embed?theme=dark"))
@@ -145,6 +147,14 @@ def test_no_page_has_an_accessibility_violation(
 
     check("dashboard", lambda: page.goto("/organise/letters/1/dashboard"))
     check("recipients", lambda: page.goto("/organise/letters/1/recipients"))
+    check("translations", lambda: page.goto("/organise/letters/1/translations"))
+    check("edit a translation", lambda: page.goto("/organise/letters/1/translations/uk"))
+    check("new translation", lambda: page.goto("/organise/letters/1/translations/new"))
+    check("new translation with errors", lambda: page.get_by_role("button", name="Save").click())
+    page.get_by_label("Language code").fill("ar")
+    page.get_by_label("Title").fill("رسالة مفتوحة")
+    page.get_by_label("Text of the letter").fill("نص **الرسالة**.")
+    check("translation preview", lambda: page.get_by_role("button", name="Preview").click())
     check("statements", lambda: page.goto("/organise/letters/1/statements"))
 
     check("updates", lambda: page.goto("/organise/letters/1/updates"))
@@ -234,7 +244,7 @@ def test_no_page_has_an_accessibility_violation(
         lambda: page.goto(f"/organise/letters/1/pdf/{export_id}/files/1?token=forged"),
     )
 
-    assert len(report) == 62
+    assert len(report) == 69
     assert {name: found for name, found in report.items() if found} == {}
 
 

@@ -93,6 +93,12 @@ def test_wheel_carries_templates_migrations_and_static_files(installed: Installe
         assert shipped, folder
         assert shipped <= names, shipped - names
     assert "app/static/style.css" in names
+    # The catalogues, read as .po at run time, and the demo letter in its three languages.
+    assert {
+        "app/locales/ru/LC_MESSAGES/messages.po",
+        "app/locales/uk/LC_MESSAGES/messages.po",
+    } <= names
+    assert "app/letters/demo.toml" in names
     assert not [name for name in names if "__pycache__" in name or name.startswith("tests/")]
 
 

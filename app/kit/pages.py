@@ -10,6 +10,7 @@ from starlette.templating import Jinja2Templates
 
 from app.config import Settings
 from app.kit.security import CSRF_FIELD, csrf_token
+from app.kit.templating import DEFAULT_LOCALE, templates_for
 
 
 def render_page(
@@ -21,16 +22,21 @@ def render_page(
     form: bool = False,
     no_store: bool = False,
     token_page: bool = False,
+    locale: str = DEFAULT_LOCALE,
 ) -> Response:
     """Pages with a form (and so a CSRF token) or personal data are never stored by caches.
-    A ``token_page`` (opened from a mailed link) sends no Referer anywhere, not even to us."""
-    templates: Jinja2Templates = request.app.state.templates
+    A ``token_page`` (opened from a mailed link) sends no Referer anywhere, not even to us.
+    ``locale``: the language of the page's own text (a catalogue in app/locales)."""
+    templates: Jinja2Templates = (
+        request.app.state.templates if locale == DEFAULT_LOCALE else templates_for(locale)
+    )
     settings: Settings = request.app.state.settings
     full_context = {
         "site_name": settings.site_name,
         "base_url": settings.base_url,
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token(request) if form else "",
+        "lang_query": "",  # "?lang=ru" keeps a signer's links in the language they read
         **context,
     }
     response = templates.TemplateResponse(request, name, full_context, status_code=status_code)

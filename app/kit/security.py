@@ -24,6 +24,11 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Our forms are a few kilobytes; nothing bigger is read into memory.
 MAX_BODY_BYTES = 64 * 1024
+# Except a letter's text: form encoding turns each Cyrillic, Greek or Arabic letter into six
+# bytes, so a long letter in Russian would not fit. The workspace's letter and translation
+# forms may send up to 1 MiB.
+LETTER_FORM_BYTES = 1024 * 1024
+LETTER_FORMS = re.compile(r"/organise/letters/(?:new|\d+/edit|\d+/translations/[^/]+)")
 
 DEFAULT_HEADERS = {
     "content-security-policy": (
@@ -106,6 +111,8 @@ class SecurityMiddleware:
         for pattern, limit in self.large_bodies:
             if pattern.fullmatch(path):
                 return limit
+        if LETTER_FORMS.fullmatch(path):
+            return LETTER_FORM_BYTES
         return MAX_BODY_BYTES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,10 +1,11 @@
-"""Letters as TOML files: a letter with its recipients, first signatories and supporting
-statements, loaded (created, or updated by slug) and dumped. Loading checks the whole file first
-and reports every problem with its line; when there is one, nothing changes.
+"""Letters as TOML files: a letter with its translations (``[translations.ru]`` tables of
+title, summary and body), recipients, first signatories and supporting statements, loaded
+(created, or updated by slug) and dumped. Loading checks the whole file first and reports every
+problem with its line; when there is one, nothing changes.
 
-The format leaves room to grow: new top-level keys or tables (``[translations.ru]``) can be added
-without changing what a file means today. Today an unknown key is a problem, so a file written for
-a later version is refused rather than half-loaded."""
+The format leaves room to grow: new top-level keys or tables can be added without changing what
+a file means today. Today an unknown key is a problem, so a file written for a later version is
+refused rather than half-loaded."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sqlmodel import Session, select
 
 from app.letters import service
 from app.letters.forms import LetterInput, parse_letter_form
+from app.letters.languages import normal_code
 from app.letters.models import Letter, LetterStatus
 from app.letters.recipients import (
     DEFAULTS,
@@ -28,6 +30,13 @@ from app.letters.recipients import (
     list_items,
     problems,
     replace_items,
+)
+from app.letters.translations import (
+    TranslationInput,
+    delete_translation,
+    list_translations,
+    parse_translation_form,
+    replace_translations,
 )
 
 HEADER = "# A letter for Undersigned. `undersigned letters load FILE` creates it, or updates the\n"
@@ -48,6 +57,9 @@ TOP_LEVEL: dict[str, type] = {
 }
 REQUIRED = ("slug", "title", "body")
 KINDS: tuple[Kind, ...] = ("recipients", "first_signatories", "statements")
+TRANSLATIONS = "translations"
+# A translation's keys in a file, in the order a dump writes them -> the form's field.
+TRANSLATION_KEYS = {"title": "title", "summary": "summary", "body": "body_markdown"}
 # Form field -> file key, where they differ.
 FORM_KEYS = {"body_markdown": "body", "closes_on": "closes"}
 TYPE_NAMES = {str: "text in quotes", int: "a whole number", date: "a date such as 2027-03-31"}
@@ -74,6 +86,8 @@ class LetterFile:
     status: LetterStatus
     items: dict[Kind, list[dict[str, str]]] = field(default_factory=dict)
     status_line: int = 1
+    translations: list[TranslationInput] = field(default_factory=list)
+    language_line: int = 1
 
 
 # --- Where each key is: tomllib reports no lines for values, so the file is scanned. -----------
@@ -236,6 +250,39 @@ class _Checker:
             result.append(values)
         return result
 
+    def translations(self, value: object, *, original: str) -> list[TranslationInput]:
+        """``[translations.ru]`` tables: each checked as the workspace's form checks it."""
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            self.add("", 0, TRANSLATIONS, "translations must be tables: [translations.ru]")
+            return []
+        result = []
+        seen: set[str] = set()
+        for code, table in value.items():
+            where = f"{TRANSLATIONS}.{code}"
+            for key in table:
+                if key not in TRANSLATION_KEYS:
+                    self.add(where, 0, key, f"unknown key {key!r} in [{where}]")
+            typed = {}
+            for key, name in TRANSLATION_KEYS.items():
+                if key in table and (problem := _type_problem(key, table[key], str)):
+                    self.add(where, 0, key, problem)
+                elif key in table:
+                    typed[name] = table[key]
+            form = parse_translation_form(typed | {"language": code}, original=original, taken=seen)
+            seen.add(normal_code(code))
+            keys = {name: key for key, name in TRANSLATION_KEYS.items()}
+            for name, message in form.errors.items():
+                key = keys.get(name)
+                if key is None:  # the language: the table's name
+                    self.add(where, 0, None, f"[{where}]: {message}")
+                elif name in typed:
+                    self.add(where, 0, key, f"{key}: {message}")
+                elif key not in table:
+                    self.add(where, 0, None, f"[{where}]: {key} is missing")
+            if form.valid:
+                result.append(form.to_input())
+        return result
+
 
 def _syntax_problem(error: tomllib.TOMLDecodeError, text: str) -> Problem:
     message = str(error)
@@ -255,18 +302,30 @@ def parse_letter_file(text: str) -> LetterFile:
         raise LetterFileInvalid([_syntax_problem(error, text)]) from None
     checker = _Checker(text)
     for key in data:
-        if key not in TOP_LEVEL and key not in KINDS:
+        if key not in TOP_LEVEL and key not in KINDS and key != TRANSLATIONS:
             checker.problems.append(Problem(checker.top_level_line(key), f"unknown key {key!r}"))
     letter, status = checker.letter(data)
     items = {kind: checker.items(kind, data.get(kind, [])) for kind in KINDS}
+    original = normal_code(str(data.get("language", "en")))
+    translations = checker.translations(data.get(TRANSLATIONS, {}), original=original)
     if checker.problems or letter is None:
         raise LetterFileInvalid(checker.problems)
     return LetterFile(
-        letter=letter, status=status, items=items, status_line=checker.line("", 0, "status")
+        letter=letter,
+        status=status,
+        items=items,
+        status_line=checker.line("", 0, "status"),
+        translations=translations,
+        language_line=checker.line("", 0, "language"),
     )
 
 
 # --- Loading into the database -----------------------------------------------------------------
+
+
+def _drop_translation(session: Session, letter_id: int, language: str) -> None:
+    if service.find_translation(session, letter_id, language) is not None:
+        delete_translation(session, letter_id=letter_id, language=language)
 
 
 def load_letter(session: Session, *, parsed: LetterFile) -> tuple[int, bool]:
@@ -288,7 +347,13 @@ def load_letter(session: Session, *, parsed: LetterFile) -> tuple[int, bool]:
         else:
             assert letter.id is not None
             letter_id = letter.id
+            if parsed.letter.language != letter.language:
+                # A translation may become the letter's own language (and the own one a
+                # translation, below).
+                _drop_translation(session, letter_id, parsed.letter.language)
             service.update_letter(session, letter_id=letter_id, data=parsed.letter)
+        # Before publication below, so that publishing puts every language on record.
+        replace_translations(session, letter_id=letter_id, items=parsed.translations)
     except service.SlugTaken:  # created by someone else meanwhile
         raise LetterFileInvalid([Problem(1, "slug: another letter took it meanwhile")]) from None
     current = service.get_summary_by_id(session, letter_id=letter_id).status
@@ -373,6 +438,12 @@ def dump_letter(session: Session, *, slug: str) -> str:
     for key, value in values.items():
         if value is not None:
             lines.append(f"{key} = {_toml_value(value, multi_line=key == 'body')}")
+    for translation in list_translations(session, letter_id=letter.id):
+        lines.append(f"\n[{TRANSLATIONS}.{translation.language}]")
+        lines.append(f"title = {_toml_value(translation.title)}")
+        if translation.summary:
+            lines.append(f"summary = {_toml_value(translation.summary)}")
+        lines.append(f"body = {_toml_value(translation.body_markdown, multi_line=True)}")
     for kind in KINDS:
         for item in list_items(session, kind=kind, letter_id=letter.id):
             lines.append(f"\n[[{kind}]]")

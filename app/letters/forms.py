@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.kit.i18n import N_
 from app.kit.text import has_control_characters
+from app.letters.languages import code_problem, normal_code
 
 LETTER_FIELDS = (
     "title",
@@ -80,7 +81,7 @@ class LetterForm:
             slug=v["slug"].strip(),
             summary=v["summary"].strip(),
             body_markdown=v["body_markdown"].replace("\r\n", "\n").strip() + "\n",
-            language=v["language"].strip(),
+            language=normal_code(v["language"]),
             goal=int(v["goal"]) if v["goal"].strip() else None,
             # Open until the end of that day, UTC.
             closes_at=datetime.combine(closes, time.max, tzinfo=UTC) if closes else None,
@@ -94,7 +95,7 @@ def letter_form(values: Mapping[str, str]) -> LetterForm:
     return LetterForm(values={name: str(values.get(name, "")) for name in LETTER_FIELDS})
 
 
-def _line_error(value: str, *, limit: int, required: bool) -> str | None:
+def line_error(value: str, *, limit: int, required: bool) -> str | None:
     if required and not value.strip():
         return N_("This is required.")
     if len(value) > limit:
@@ -118,17 +119,17 @@ def parse_letter_form(
         ("publisher_contact", 254, False),
         ("delivery_plan", 500, False),
     ):
-        if error := _line_error(v[name], limit=limit, required=required):
+        if error := line_error(v[name], limit=limit, required=required):
             form.errors[name] = error
     body = v["body_markdown"].replace("\r\n", "\n").replace("\n", " ")
-    if error := _line_error(body, limit=BODY_MAX, required=True):
+    if error := line_error(body, limit=BODY_MAX, required=True):
         form.errors["body_markdown"] = error
     if not SLUG.fullmatch(v["slug"].strip()):
         form.errors["slug"] = N_(
             "Use 3 to 80 lower-case letters, digits and hyphens, like all-for-all."
         )
-    if not LANGUAGE.fullmatch(v["language"].strip()):
-        form.errors["language"] = N_("Use a language code such as en, ru or uk.")
+    if error := code_problem(normal_code(v["language"])):
+        form.errors["language"] = error
     goal = v["goal"].strip()
     if goal and (not (goal.isascii() and goal.isdigit()) or not 1 <= int(goal) <= 100_000_000):
         form.errors["goal"] = N_("Use a whole number of signatures, or leave it empty.")
@@ -181,7 +182,7 @@ def parse_delivery_form(
             elif delivered < earliest:
                 errors["delivered_on"] = N_("The letter was not yet published then.")
     for name in ("recipient", "method"):
-        if error := _line_error(values[name], limit=300, required=True):
+        if error := line_error(values[name], limit=300, required=True):
             errors[name] = error
     return values, errors
 

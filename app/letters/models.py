@@ -103,4 +103,25 @@ class LetterVersion(SQLModel, table=True):
     title: str = Field(max_length=200)
     summary: str = Field(default="", max_length=500)
     body_markdown: str = Field(sa_column=Column(Text, nullable=False))
+    # The language of this text: the letter's own, or one of its translations'. Numbers run
+    # across languages, so (letter, number) names one text, whichever its language.
+    language: str = Field(default="en", max_length=12)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LetterTranslation(SQLModel, table=True):
+    """The letter's text in another language than its own; one per language."""
+
+    __tablename__ = "letter_translations"
+    __table_args__ = (
+        UniqueConstraint("letter_id", "language", name="uq_letter_translations_language"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letters.id", ondelete="CASCADE")
+    language: str = Field(max_length=12)
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=500)
+    body_markdown: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

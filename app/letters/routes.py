@@ -13,7 +13,8 @@ from app.db import SessionDep
 from app.kit.caching import cacheable
 from app.kit.pages import render_page
 from app.letters import service
-from app.letters.pages import render_letter_page
+from app.letters.languages import chrome_locale
+from app.letters.pages import render_letter_page, requested_language
 from app.signatures import service as signatures
 from app.signatures.schemas import country_names
 
@@ -30,7 +31,7 @@ def list_letters(request: Request, session: SessionDep) -> Response:
 
 @router.api_route("/letters/{slug}", methods=["GET", "HEAD"])
 def show_letter(request: Request, session: SessionDep, slug: str) -> Response:
-    letter = service.get_public_letter(session, slug=slug)
+    letter = service.get_public_letter(session, slug=slug, language=requested_language(request))
     return render_letter_page(request, session, letter)
 
 
@@ -41,7 +42,8 @@ def list_signers(
     slug: str,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    letter = service.get_public_summary(session, slug=slug)
+    letter = service.get_public_summary(session, slug=slug, language=requested_language(request))
+    locale = chrome_locale(letter.language)
     settings: Settings = request.app.state.settings
     signers = signatures.public_signers_page(
         session, letter_id=letter.id, page=page, page_size=settings.signatures_page_size
@@ -53,8 +55,10 @@ def list_signers(
             "letter": letter,
             "result": signers,
             "count": counters.totals(session, letter_ids=[letter.id])[letter.id],
-            "countries": country_names(),
+            "countries": country_names(locale),
+            "lang_query": letter.lang_query,
         },
+        locale=locale,
     )
     # Only names their signers chose to show; a withdrawn one leaves shared caches within
     # max-age + stale-while-revalidate (app.kit.caching).

@@ -39,6 +39,26 @@ class DeliveryPublic:
 
 
 @dataclass(frozen=True, slots=True)
+class LanguageOption:
+    """One language a letter can be read in, as its link shows it."""
+
+    code: str
+    name: str  # in the language itself: "Русский"
+    direction: str  # "ltr" or "rtl"
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationView:
+    """A translation as the workspace and letter files see it."""
+
+    language: str
+    title: str
+    summary: str
+    body_markdown: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class LetterSummary:
     id: int
     slug: str
@@ -48,6 +68,14 @@ class LetterSummary:
     goal: int | None
     closes_at: datetime | None
     accepting: bool
+    # The title and summary are in ``language``: the letter's own, or a translation's.
+    language: str = "en"
+    original_language: str = "en"
+
+    @property
+    def lang_query(self) -> str:
+        """What links to the letter's pages add to stay in this language ("?lang=ru")."""
+        return "" if self.language == self.original_language else f"?lang={self.language}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +100,11 @@ class LetterPublic:
     deliveries: list[DeliveryPublic]
     version: int | None  # the text's present version, once public
     text_changed_at: datetime | None  # when it last changed after publication
+    # The language shown (``language``) is the letter's own or one of its translations'.
+    original_language: str = ""
+    direction: str = "ltr"
+    languages: tuple[LanguageOption, ...] = ()  # the letter's own first
+
+    @property
+    def lang_query(self) -> str:
+        return "" if self.language == self.original_language else f"?lang={self.language}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import func
@@ -11,11 +13,13 @@ from sqlmodel import Session, col, select
 from app.db import utcnow
 from app.kit.markdown import render_markdown
 from app.letters.forms import DeliveryInput, LetterInput
+from app.letters.languages import direction, normal_code, own_name
 from app.letters.models import (
     Delivery,
     FirstSignatory,
     Letter,
     LetterStatus,
+    LetterTranslation,
     LetterVersion,
     Recipient,
     SupportingStatement,
@@ -23,6 +27,7 @@ from app.letters.models import (
 from app.letters.schemas import (
     DeliveryPublic,
     FirstSignatoryPublic,
+    LanguageOption,
     LetterPublic,
     LetterSummary,
     RecipientPublic,
@@ -42,6 +47,14 @@ class SlugTaken(Exception):
 
 class SlugLocked(Exception):
     """A letter that has been public keeps its address: links to it are out in the world."""
+
+
+class LanguageTaken(Exception):
+    """The letter has a translation in this language already (or it is the letter's own)."""
+
+
+class TranslationNotFound(Exception):
+    """No translation of this letter in this language."""
 
 
 class StatusChangeRefused(Exception):
@@ -74,6 +87,8 @@ def _summary(letter: Letter, now: datetime) -> LetterSummary:
         goal=letter.goal,
         closes_at=letter.closes_at,
         accepting=accepts_signatures(letter, now=now),
+        language=letter.language,
+        original_language=letter.language,
     )
 
 
@@ -88,27 +103,83 @@ def list_public_letters(session: Session) -> list[LetterSummary]:
     return [_summary(letter, now) for letter in letters]
 
 
-def get_public_summary(session: Session, *, slug: str) -> LetterSummary:
-    """Drafts are not public: they are 'not found' to everyone here."""
+def get_public_summary(session: Session, *, slug: str, language: str = "") -> LetterSummary:
+    """Drafts are not public: they are 'not found' to everyone here. With a ``language`` the
+    letter has, the title and summary are in it."""
     if "\x00" in slug:  # PostgreSQL refuses NUL in text: no letter has one
         raise LetterNotFound(slug)
     letter = session.exec(select(Letter).where(Letter.slug == slug)).first()
     if letter is None or letter.status not in PUBLIC_STATUSES:
         raise LetterNotFound(slug)
-    return _summary(letter, utcnow())
+    return _in_language(session, letter, language)
 
 
-def get_summary_by_id(session: Session, *, letter_id: int) -> LetterSummary:
+def _in_language(session: Session, letter: Letter, language: str) -> LetterSummary:
+    summary = _summary(letter, utcnow())
+    if not language:
+        return summary
+    text = letter_text(session, letter=letter, language=language)
+    return replace(summary, title=text.title, summary=text.summary, language=text.language)
+
+
+@dataclass(frozen=True, slots=True)
+class LetterText:
+    language: str
+    title: str
+    summary: str
+    body_markdown: str
+
+
+def find_translation(session: Session, letter_id: int, language: str) -> LetterTranslation | None:
+    if not language or "\x00" in language or len(language) > 12:
+        return None
+    return session.exec(
+        select(LetterTranslation)
+        .where(LetterTranslation.letter_id == letter_id)
+        .where(LetterTranslation.language == language)
+    ).first()
+
+
+def letter_text(session: Session, *, letter: Letter, language: str) -> LetterText:
+    """The letter's text in ``language`` if it has one, else in its own language."""
+    assert letter.id is not None
+    code = normal_code(language)
+    found = None if code == letter.language else find_translation(session, letter.id, code)
+    if found is None:
+        return LetterText(letter.language, letter.title, letter.summary, letter.body_markdown)
+    return LetterText(found.language, found.title, found.summary, found.body_markdown)
+
+
+def letter_languages(session: Session, *, letter_id: int) -> list[str]:
+    """The letter's own language first, then its translations' in code order."""
     letter = session.get(Letter, letter_id)
     if letter is None:
         raise LetterNotFound(str(letter_id))
-    return _summary(letter, utcnow())
+    others = session.exec(
+        select(LetterTranslation.language)
+        .where(LetterTranslation.letter_id == letter_id)
+        .order_by(col(LetterTranslation.language))
+    ).all()
+    return [letter.language, *others]
 
 
-def get_public_letter(session: Session, *, slug: str) -> LetterPublic:
+def _options(codes: Sequence[str]) -> tuple[LanguageOption, ...]:
+    return tuple(LanguageOption(code, own_name(code), direction(code)) for code in codes)
+
+
+def get_summary_by_id(session: Session, *, letter_id: int, language: str = "") -> LetterSummary:
+    letter = session.get(Letter, letter_id)
+    if letter is None:
+        raise LetterNotFound(str(letter_id))
+    return _in_language(session, letter, language)
+
+
+def get_public_letter(session: Session, *, slug: str, language: str = "") -> LetterPublic:
+    """The public letter in ``language`` when it has that translation, else in its own."""
     summary = get_public_summary(session, slug=slug)
     letter = session.get_one(Letter, summary.id)
-    version = latest_version(session, letter_id=summary.id)
+    text = letter_text(session, letter=letter, language=language)
+    version, changed_at = _version_of(session, letter_id=summary.id, language=text.language)
     recipients = session.exec(
         select(Recipient)
         .where(Recipient.letter_id == summary.id)
@@ -122,10 +193,10 @@ def get_public_letter(session: Session, *, slug: str) -> LetterPublic:
     return LetterPublic(
         id=summary.id,
         slug=letter.slug,
-        title=letter.title,
-        summary=letter.summary,
-        body_html=render_markdown(letter.body_markdown),
-        language=letter.language,
+        title=text.title,
+        summary=text.summary,
+        body_html=render_markdown(text.body_markdown),
+        language=text.language,
         status=letter.status,
         goal=letter.goal,
         closes_at=letter.closes_at,
@@ -152,8 +223,11 @@ def get_public_letter(session: Session, *, slug: str) -> LetterPublic:
         publisher_contact=letter.publisher_contact,
         delivery_plan=letter.delivery_plan,
         deliveries=deliveries(session, letter_id=summary.id),
-        version=version.number if version else None,
-        text_changed_at=version.created_at if version and version.number > 1 else None,
+        version=version,
+        text_changed_at=changed_at,
+        original_language=letter.language,
+        direction=direction(text.language),
+        languages=_options(letter_languages(session, letter_id=summary.id)),
     )
 
 
@@ -233,7 +307,9 @@ def create_letter(session: Session, *, data: LetterInput) -> int:
     return letter.id
 
 
-TEXT_FIELDS = frozenset({"title", "summary", "body_markdown"})
+# A change to any of these, once public, is a new version. A new language code is one too:
+# the text is now on record in that language.
+TEXT_FIELDS = frozenset({"title", "summary", "body_markdown", "language"})
 
 
 def update_letter(session: Session, *, letter_id: int, data: LetterInput) -> list[str]:
@@ -244,39 +320,67 @@ def update_letter(session: Session, *, letter_id: int, data: LetterInput) -> lis
         raise LetterNotFound(str(letter_id))
     if letter.published_at is not None and data.slug != letter.slug:
         raise SlugLocked(letter.slug)
+    if data.language != letter.language and find_translation(session, letter_id, data.language):
+        raise LanguageTaken(data.language)
     changed = _save_unique(session, letter, data)
     if letter.published_at is not None and TEXT_FIELDS.intersection(changed):
         record_version(session, letter=letter)
     return changed
 
 
-def record_version(session: Session, *, letter: Letter) -> int:
-    """Snapshot the letter's present text as its next version; returns the number."""
+def record_version(session: Session, *, letter: Letter, language: str | None = None) -> int:
+    """Snapshot the letter's present text in ``language`` (its own by default) as the letter's
+    next version; returns the number."""
     latest = session.exec(
         select(func.max(LetterVersion.number)).where(LetterVersion.letter_id == letter.id)
     ).one()
     number = (latest or 0) + 1
     assert letter.id is not None
+    text = letter_text(session, letter=letter, language=language or letter.language)
     session.add(
         LetterVersion(
             letter_id=letter.id,
             number=number,
-            title=letter.title,
-            summary=letter.summary,
-            body_markdown=letter.body_markdown,
+            language=text.language,
+            title=text.title,
+            summary=text.summary,
+            body_markdown=text.body_markdown,
         )
     )
     session.flush()
     return number
 
 
-def latest_version(session: Session, *, letter_id: int) -> LetterVersion | None:
-    return session.exec(
-        select(LetterVersion)
+def latest_version(
+    session: Session, *, letter_id: int, language: str | None = None
+) -> LetterVersion | None:
+    """The newest version of the letter's text, or of its text in ``language``."""
+    query = select(LetterVersion).where(LetterVersion.letter_id == letter_id)
+    if language is not None:
+        query = query.where(LetterVersion.language == language)
+    return session.exec(query.order_by(col(LetterVersion.number).desc()).limit(1)).first()
+
+
+def _version_of(
+    session: Session, *, letter_id: int, language: str
+) -> tuple[int | None, datetime | None]:
+    """The present version of the text in ``language``, and when it last changed (None while
+    that language's first version stands)."""
+    first, latest = session.exec(
+        select(func.min(LetterVersion.number), func.max(LetterVersion.number))
         .where(LetterVersion.letter_id == letter_id)
-        .order_by(col(LetterVersion.number).desc())
-        .limit(1)
-    ).first()
+        .where(LetterVersion.language == language)
+    ).one()
+    if latest is None:
+        return None, None
+    if latest == first:
+        return latest, None
+    changed_at = session.exec(
+        select(LetterVersion.created_at)
+        .where(LetterVersion.letter_id == letter_id)
+        .where(LetterVersion.number == latest)
+    ).one()
+    return latest, changed_at
 
 
 def change_status(session: Session, *, letter_id: int, to: LetterStatus) -> LetterStatus:
@@ -292,7 +396,9 @@ def change_status(session: Session, *, letter_id: int, to: LetterStatus) -> Lett
         letter.published_at = utcnow()
         session.add(letter)
         session.flush()
-        record_version(session, letter=letter)
+        # What signers will read from now on, in every language, is on record.
+        for language in letter_languages(session, letter_id=letter_id):
+            record_version(session, letter=letter, language=language)
     session.add(letter)
     session.flush()
     return before

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from app.db import SessionDep
 from app.kit.pages import render_page
 from app.letters import service as letters
+from app.letters.languages import language_labels
 from app.organisers import service
 from app.organisers.auth import OrganiserDep
 from app.organisers.pdf_panel import PdfForm, pdf_panel
@@ -126,6 +127,7 @@ def render_dashboard(
         "days": DAYS,
         "in_window": sum(count for _, count in figures.per_day),
         "countries": country_names(),
+        "languages": language_labels([code for code, _ in figures.by_language]),
         "pdf": pdf_panel(session, letter_id=letter_id, form=pdf_form),
     }
     response = render_page(

@@ -16,6 +16,7 @@ from app.kit.paths import RowId
 from app.kit.security import csrf_valid
 from app.kit.state import app_settings
 from app.letters import service as letters
+from app.letters.languages import language_labels
 from app.organisers import service
 from app.organisers.auth import OrganiserDep
 from app.organisers.moderation_forms import (
@@ -73,6 +74,7 @@ def _list_page(
         "form": form,
         "found": found,
         "states": [state.value for state in SignatureState],
+        "languages": language_labels(letters.letter_languages(session, letter_id=letter_id)),
         "visibilities": [visibility.value for visibility in Visibility],
         "sources": [source.value for source in SignatureSource],
         "back": _search_query(query),

@@ -11,10 +11,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from app.kit.i18n import N_
+from app.letters.languages import code_problem, normal_code
 from app.signatures.models import RuleKind, SignatureSource, SignatureState, Visibility
 from app.signatures.moderation import BulkRule, SignatureFilter, normal_domain
 
-SEARCH_FIELDS = ("name", "domain", "country", "state", "visibility", "source", "from", "until")
+SEARCH_FIELDS = (
+    "name",
+    "domain",
+    "country",
+    "language",
+    "state",
+    "visibility",
+    "source",
+    "from",
+    "until",
+)
 RULE_FIELDS = ("kind", "domain", "window_from", "window_until", "pattern", "reason")
 HIDDEN = "hidden"  # the visibility choice "hidden by an organiser"
 DOMAIN = re.compile(r"^[^\s@/]+\.[^\s@/.]+$")
@@ -84,6 +95,10 @@ def parse_search(data: Mapping[str, str]) -> tuple[TypedForm, SignatureFilter]:
         form.errors["visibility"] = N_("Please choose a visibility from the list.")
     if values["country"] and not re.fullmatch(r"[A-Za-z]{2}", values["country"]):
         form.errors["country"] = N_("Please enter a two-letter country code, like UA.")
+    language = normal_code(values["language"])
+    if language and code_problem(language):
+        form.errors["language"] = N_("Please choose a language from the list.")
+        language = ""
     source = None
     if values["source"] in {s.value for s in SignatureSource}:
         source = SignatureSource(values["source"])
@@ -94,6 +109,7 @@ def parse_search(data: Mapping[str, str]) -> tuple[TypedForm, SignatureFilter]:
         name=values["name"],
         domain=values["domain"],
         country=values["country"] if "country" not in form.errors else "",
+        language=language,
         state=state,
         visibility=visibility,
         hidden=hidden,

@@ -24,6 +24,7 @@ from app.letters.forms import (
     parse_letter_form,
 )
 from app.letters.models import LetterStatus
+from app.letters.translations import ALREADY_TRANSLATED
 from app.organisers import second_factor_service as second_factor
 from app.organisers import service
 from app.organisers.auth import OrganiserDep
@@ -216,6 +217,9 @@ def save_letter(
         return _letter_form_page(request, form=form, letter_id=letter_id, status=400)
     except letters.SlugLocked:
         form.errors["slug"] = SLUG_LOCKED
+        return _letter_form_page(request, form=form, letter_id=letter_id, status=400)
+    except letters.LanguageTaken:
+        form.errors["language"] = ALREADY_TRANSLATED
         return _letter_form_page(request, form=form, letter_id=letter_id, status=400)
     if changed:
         service.record(

@@ -101,6 +101,14 @@ class ContactChoice:
     letter_title: str
     withdrawn: bool
     may_contact: bool
+    # The language the signature was made in (the page is written in it, the title too), and
+    # the letter's own.
+    language: str = "en"
+    letter_language: str = "en"
+
+    @property
+    def lang_query(self) -> str:
+        return "" if self.language == self.letter_language else f"?lang={self.language}"
 
 
 def _signature(session: Session, tokens: Tokens, token: str, max_age_seconds: float) -> Signature:
@@ -112,12 +120,16 @@ def _signature(session: Session, tokens: Tokens, token: str, max_age_seconds: fl
 
 
 def _choice(session: Session, signature: Signature) -> ContactChoice:
-    letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
+    letter = letters.get_summary_by_id(
+        session, letter_id=signature.letter_id, language=signature.language
+    )
     return ContactChoice(
         letter_slug=letter.slug,
         letter_title=letter.title,
         withdrawn=signature.state is SignatureState.WITHDRAWN,
         may_contact=signature.may_contact,
+        language=letter.language,
+        letter_language=letter.original_language,
     )
 
 

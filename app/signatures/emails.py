@@ -15,6 +15,7 @@ from app.jobs.worker import ClaimedJob, JobContext, Outcome
 from app.kit.templating import default_environment
 from app.kit.tokens import Purpose, Tokens
 from app.letters import service as letters
+from app.letters.languages import chrome_locale
 from app.mail.service import RenderedMail, message_id_for
 from app.signatures.models import Signature, SignatureState
 
@@ -36,13 +37,17 @@ def render_signature_mail(
     if signature.state is SignatureState.WITHDRAWN or signature.email_encrypted is None:
         return None
     kind = "confirm" if signature.state is SignatureState.PENDING else "already_signed"
-    env = default_environment()
-    letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
+    # In the language the signer read and signed; its title too (the letter's own if that
+    # translation has gone since).
+    letter = letters.get_summary_by_id(
+        session, letter_id=signature.letter_id, language=signature.language
+    )
+    env = default_environment(chrome_locale(letter.language))
     context = {
         "site_name": settings.site_name,
         "base_url": settings.base_url,
         "letter_title": letter.title,
-        "letter_url": f"{settings.base_url}/letters/{letter.slug}",
+        "letter_url": f"{settings.base_url}/letters/{letter.slug}{letter.lang_query}",
         "state": signature.state.value,
         "confirm_days": int(settings.confirm_token_max_age_days),
         **_links(settings, signature),

@@ -65,6 +65,8 @@ class Signature(SQLModel, table=True):
         # The organisers' dashboard (counts by country) and CSV export (keyset by id).
         Index("ix_signatures_letter_state_country", "letter_id", "state", "country"),
         Index("ix_signatures_letter_state_id", "letter_id", "state", "id"),
+        # The dashboard's table by language.
+        Index("ix_signatures_letter_state_language", "letter_id", "state", "language"),
         # Offline signatures: counted apart (dashboard), and by import (undoing one).
         Index("ix_signatures_letter_source_state", "letter_id", "source", "state"),
         Index("ix_signatures_offline_import_id", "offline_import_id"),

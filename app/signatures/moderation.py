@@ -42,6 +42,7 @@ class SignatureFilter:
     name: str = ""
     domain: str = ""
     country: str = ""
+    language: str = ""
     state: SignatureState | None = None
     visibility: Visibility | None = None
     hidden: bool | None = None
@@ -59,6 +60,7 @@ class ModeratedSignature:
     affiliation: str
     city: str
     country: str
+    language: str
     state: SignatureState
     visibility: Visibility
     hidden: bool
@@ -129,6 +131,8 @@ def _matches(
         where.append(col(Signature.email_domain_hash) == domain_hash)
     if wanted.country:
         where.append(col(Signature.country) == wanted.country.upper())
+    if wanted.language:
+        where.append(col(Signature.language) == wanted.language)
     if wanted.state is not None:
         where.append(col(Signature.state) == wanted.state)
     if wanted.visibility is not None:
@@ -153,6 +157,7 @@ def _shown(signature: Signature) -> ModeratedSignature:
         affiliation=signature.affiliation,
         city=signature.city,
         country=signature.country,
+        language=signature.language,
         state=signature.state,
         visibility=signature.visibility,
         hidden=signature.hidden_at is not None,

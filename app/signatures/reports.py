@@ -11,7 +11,7 @@ address is given only to signers who agreed that the organisers may email them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -62,6 +62,7 @@ class Dashboard:
     per_day: list[tuple[date, int]]  # every day of the window, oldest first, zeros included
     by_country: list[tuple[str, int]]  # most signatures first; "" is "not given"
     latest: list[LatestSigner]
+    by_language: list[tuple[str, int]] = field(default_factory=list)  # most signatures first
 
 
 def _named(signature: Signature) -> bool:
@@ -190,6 +191,13 @@ def dashboard(session: Session, *, letter_id: int, days: int = 60, latest: int =
         .group_by(col(Signature.country))
         .order_by(func.count().desc(), col(Signature.country))
     ).all()
+    by_language = session.exec(
+        select(col(Signature.language), func.count())
+        .where(col(Signature.letter_id) == letter_id)
+        .where(col(Signature.state) == SignatureState.CONFIRMED)
+        .group_by(col(Signature.language))
+        .order_by(func.count().desc(), col(Signature.language))
+    ).all()
     newest = session.exec(
         select(Signature)
         .where(col(Signature.letter_id) == letter_id)
@@ -203,6 +211,7 @@ def dashboard(session: Session, *, letter_id: int, days: int = 60, latest: int =
         offline=count_offline(session, letter_id=letter_id),
         per_day=_per_day(session, letter_id, days=days, today=utcnow().date()),
         by_country=[(country, number) for country, number in by_country],
+        by_language=[(language, number) for language, number in by_language],
         latest=[
             LatestSigner(
                 name=row.name if _named(row) else "",

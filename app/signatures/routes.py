@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -14,7 +15,9 @@ from app.kit.pages import render_page
 from app.kit.state import app_settings, app_tokens
 from app.kit.tokens import Purpose
 from app.letters import service as letters
-from app.letters.pages import render_letter_page
+from app.letters.languages import chrome_locale
+from app.letters.pages import render_letter_page, requested_language
+from app.letters.schemas import LetterSummary
 from app.signatures import service
 from app.signatures.schemas import (
     ButtonFormData,
@@ -49,7 +52,9 @@ def _mail_limit(request: Request) -> service.MailLimit:
 def sign_letter(
     request: Request, session: SessionDep, slug: str, data: Annotated[SignFormData, Form()]
 ) -> Response:
-    letter = letters.get_public_letter(session, slug=slug)
+    # The language shown with the form, if the letter has it: what the signer read is what
+    # is recorded (a forged or stale code falls back to the letter's own language).
+    letter = letters.get_public_letter(session, slug=slug, language=data.language)
     form = parse_sign_form(data.model_dump())
     if not letter.accepting:
         return render_letter_page(
@@ -67,17 +72,31 @@ def sign_letter(
             letter_version=letter.version,
             language=letter.language,
         )
-    return RedirectResponse(f"/letters/{slug}/check-email", status_code=303)
+    return RedirectResponse(f"/letters/{slug}/check-email{letter.lang_query}", status_code=303)
+
+
+def _public_summary(request: Request, session: SessionDep, slug: str) -> LetterSummary:
+    """The letter, titled in the language the reader's link asked for, if it has it."""
+    return letters.get_public_summary(session, slug=slug, language=requested_language(request))
+
+
+def _signer_page(
+    request: Request,
+    name: str,
+    letter: LetterSummary,
+    context: Mapping[str, object],
+    **options: Any,
+) -> Response:
+    """A signer's page in the language of the letter they read."""
+    full = {"letter": letter, "lang_query": letter.lang_query, **context}
+    return render_page(request, name, full, locale=chrome_locale(letter.language), **options)
 
 
 @router.api_route("/letters/{slug}/manage", methods=["GET", "HEAD"])
 def manage_page(request: Request, session: SessionDep, slug: str) -> Response:
-    letter = letters.get_public_summary(session, slug=slug)
-    return render_page(
-        request,
-        "signatures/manage.html",
-        {"letter": letter, "form": SignForm(values={"email": ""}), "notice": ""},
-    )
+    letter = _public_summary(request, session, slug)
+    context = {"form": SignForm(values={"email": ""}), "notice": ""}
+    return _signer_page(request, "signatures/manage.html", letter, context)
 
 
 @router.post("/letters/{slug}/manage")
@@ -85,12 +104,12 @@ def request_links(
     request: Request, session: SessionDep, slug: str, data: Annotated[EmailFormData, Form()]
 ) -> Response:
     """Always the same page; a mail goes out only if this mailbox has signed (rate-limited)."""
-    letter = letters.get_public_summary(session, slug=slug)
+    letter = _public_summary(request, session, slug)
     form = parse_email_only(data.model_dump())
     if not form.valid:
-        context = {"letter": letter, "form": form, "notice": ""}
-        return render_page(
-            request, "signatures/manage.html", context, no_store=True, status_code=400
+        context = {"form": form, "notice": ""}
+        return _signer_page(
+            request, "signatures/manage.html", letter, context, no_store=True, status_code=400
         )
     if not data.website.strip():  # the honeypot
         service.request_links(
@@ -100,14 +119,14 @@ def request_links(
             keyring=app_settings(request).keyring(),
             limit=_mail_limit(request),
         )
-    return RedirectResponse(f"/letters/{slug}/check-email", status_code=303)
+    return RedirectResponse(f"/letters/{slug}/check-email{letter.lang_query}", status_code=303)
 
 
 @router.api_route("/letters/{slug}/check-email", methods=["GET", "HEAD"])
 def check_email(request: Request, session: SessionDep, slug: str) -> Response:
-    letter = letters.get_public_summary(session, slug=slug)
+    letter = _public_summary(request, session, slug)
     days = int(app_settings(request).confirm_token_max_age_days)
-    return render_page(request, "signatures/check_email.html", {"letter": letter, "days": days})
+    return _signer_page(request, "signatures/check_email.html", letter, {"days": days})
 
 
 def _max_age(request: Request, purpose: Purpose) -> float:
@@ -144,12 +163,21 @@ def _token_page(
     )
     if form is None and described.details is not None:
         form = details_form(described.details)
+    locale = chrome_locale(described.language)
+    context = {
+        "signature": described,
+        "notice": notice,
+        "form": form,
+        "countries": country_names(locale),
+        "lang_query": described.lang_query,
+    }
     return render_page(
         request,
         template,
-        {"signature": described, "notice": notice, "form": form, "countries": country_names()},
+        context,
         status_code=status_code,
         token_page=True,
+        locale=locale,
     )
 
 
@@ -189,29 +217,23 @@ def confirm_signature(
 def _thank_signer(request: Request, session: SessionDep, confirmed: TokenSignature) -> Response:
     """Shown only in answer to the confirming POST: it restates what is public, to the one
     person who just confirmed. The letter's /thank-you address shows nothing personal."""
-    letter = letters.get_summary_by_id(session, letter_id=confirmed.letter_id)
-    return render_page(
-        request,
-        "signatures/thank_you.html",
-        {
-            "letter": letter,
-            "letter_url": f"{app_settings(request).base_url}/letters/{letter.slug}",
-            "details": confirmed.details,
-            "countries": country_names(),
-        },
-        token_page=True,
+    letter = letters.get_summary_by_id(
+        session, letter_id=confirmed.letter_id, language=confirmed.language
     )
+    context = {
+        "letter_url": f"{app_settings(request).base_url}/letters/{letter.slug}{letter.lang_query}",
+        "details": confirmed.details,
+        "countries": country_names(chrome_locale(letter.language)),
+    }
+    return _signer_page(request, "signatures/thank_you.html", letter, context, token_page=True)
 
 
 @router.api_route("/letters/{slug}/thank-you", methods=["GET", "HEAD"])
 def thank_you(request: Request, session: SessionDep, slug: str) -> Response:
-    letter = letters.get_public_summary(session, slug=slug)
-    letter_url = f"{app_settings(request).base_url}/letters/{letter.slug}"
-    return render_page(
-        request,
-        "signatures/thank_you.html",
-        {"letter": letter, "letter_url": letter_url, "details": None, "countries": {}},
-    )
+    letter = _public_summary(request, session, slug)
+    letter_url = f"{app_settings(request).base_url}/letters/{letter.slug}{letter.lang_query}"
+    context: dict[str, object] = {"letter_url": letter_url, "details": None, "countries": {}}
+    return _signer_page(request, "signatures/thank_you.html", letter, context)
 
 
 @router.api_route("/withdraw/{token}", methods=["GET", "HEAD"])
@@ -229,10 +251,11 @@ def withdraw_signature(
         token=token,
         max_age_seconds=_max_age(request, Purpose.WITHDRAW),
     )
-    return RedirectResponse(f"/letters/{withdrawn.letter_slug}/withdrawn", status_code=303)
+    path = f"/letters/{withdrawn.letter_slug}/withdrawn{withdrawn.lang_query}"
+    return RedirectResponse(path, status_code=303)
 
 
 @router.api_route("/letters/{slug}/withdrawn", methods=["GET", "HEAD"])
 def withdrawn(request: Request, session: SessionDep, slug: str) -> Response:
-    letter = letters.get_public_summary(session, slug=slug)
-    return render_page(request, "signatures/withdrawn.html", {"letter": letter})
+    letter = _public_summary(request, session, slug)
+    return _signer_page(request, "signatures/withdrawn.html", letter, {})

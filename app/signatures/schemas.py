@@ -212,6 +212,14 @@ class TokenSignature:
     letter_accepting: bool
     state: SignatureState
     details: SignatureDetails | None
+    # The language the signature was made in (its pages and mails use it; the title is in it)
+    # and the letter's own.
+    language: str = "en"
+    letter_language: str = "en"
+
+    @property
+    def lang_query(self) -> str:
+        return "" if self.language == self.letter_language else f"?lang={self.language}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +244,7 @@ class SignFormData(BaseModel):
     country: str = ""
     visibility: str = ""
     may_contact: str = ""
+    language: str = ""  # the language of the text shown with the form
     website: str = ""  # the honeypot
 
 

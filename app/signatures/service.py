@@ -213,6 +213,8 @@ def _token_view(letter: LetterSummary, signature: Signature) -> TokenSignature:
         letter_slug=letter.slug,
         letter_title=letter.title,
         letter_accepting=letter.accepting,
+        language=letter.language,
+        letter_language=letter.original_language,
         state=signature.state,
         details=None
         if signature.state is SignatureState.WITHDRAWN
@@ -234,7 +236,9 @@ def describe_token(
     signature = _signature_for_token(
         session, tokens=tokens, purpose=purpose, token=token, max_age_seconds=max_age_seconds
     )
-    letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
+    letter = letters.get_summary_by_id(
+        session, letter_id=signature.letter_id, language=signature.language
+    )
     return _token_view(letter, signature)
 
 
@@ -255,7 +259,9 @@ def confirm(
         token=token,
         max_age_seconds=max_age_seconds,
     )
-    letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
+    letter = letters.get_summary_by_id(
+        session, letter_id=signature.letter_id, language=signature.language
+    )
     if signature.state is SignatureState.WITHDRAWN:
         raise SignatureWithdrawn(letter.slug)
     values: dict[str, object] = {
@@ -299,7 +305,9 @@ def withdraw(
         token=token,
         max_age_seconds=max_age_seconds,
     )
-    letter = letters.get_summary_by_id(session, letter_id=signature.letter_id)
+    letter = letters.get_summary_by_id(
+        session, letter_id=signature.letter_id, language=signature.language
+    )
     assert signature.id is not None
     jobs.delete_jobs_for(session, kinds=SIGNATURE_JOB_KINDS, ref_ids=[signature.id])
     privacy.scrub_after_commit(session)
@@ -334,6 +342,8 @@ def withdraw(
         letter_slug=letter.slug,
         letter_title=letter.title,
         letter_accepting=letter.accepting,
+        language=letter.language,
+        letter_language=letter.original_language,
         state=SignatureState.WITHDRAWN,
         details=None,
     )

@@ -20,6 +20,7 @@ from app.kit.i18n import N_
 from app.kit.pages import render_page
 from app.kit.state import app_settings, app_tokens
 from app.kit.tokens import TokenError
+from app.letters.languages import chrome_locale
 from app.signatures import contact
 
 router = APIRouter()
@@ -53,9 +54,10 @@ def _page(
     return render_page(
         request,
         "updates/unsubscribe.html",
-        {"choice": choice, "done": done, "notice": notice},
+        {"choice": choice, "done": done, "notice": notice, "lang_query": choice.lang_query},
         status_code=status,
         token_page=True,
+        locale=chrome_locale(choice.language),  # the signer's language
     )
 
 

@@ -1,6 +1,8 @@
 """Letters as TOML files: dumped and loaded without loss, every problem reported with its line
 and nothing changed, updates by slug, and the demo letter shipped as one."""
 
+# ruff: noqa: RUF001 - Russian and Ukrainian text, Cyrillic letters meant
+
 from __future__ import annotations
 
 import tomllib
@@ -163,6 +165,15 @@ name = 42
 [translations.ru]
 title = "Освободите всех"
 
+[translations.en]
+title = "The letter's own language"
+body = "Not a translation."
+
+[translations.klingon]
+title = "Not a language code"
+body = "tlhIngan Hol"
+colour = "red"
+
 [[statements]]
 name = "No message"
 '''
@@ -188,8 +199,11 @@ def test_every_problem_with_its_line_and_nothing_changed(
         17: "name is missing",
         19: "unknown key 'fax'",
         22: "name must be text",
-        24: "unknown key 'translations'",
-        27: "body is missing",
+        24: "[translations.ru]: body is missing",
+        27: "[translations.en]: This is the letter's own language",
+        31: "[translations.klingon]: Use a language code",
+        34: "unknown key 'colour' in [translations.klingon]",
+        36: "body is missing",
     }
     assert {line for line, _ in reported} == set(expected_lines), lines
     for line, message in reported:
@@ -223,3 +237,73 @@ def test_the_demo_is_a_letter_file(
     assert [s["name"] for s in data["statements"]] == ["Dmitry Muratov"]
     assert run(settings, monkeypatch, "demo") == 0
     assert "already there" in capsys.readouterr().out
+
+
+TRANSLATED = LETTER.replace(
+    "\n[[recipients]]",
+    '''
+[translations.ru]
+title = "Освободите всех"
+summary = "Письмо с «кавычками» и \\\\ обратной чертой."
+body = """
+Текст с ""\\"тремя кавычками\\""" и эмодзи 🕊️
+"""
+
+[translations.PT_br]
+title = "Libertem todos"
+body = "Texto."
+
+[[recipients]]''',
+    1,
+)
+
+
+def test_translations_round_trip_and_update_by_slug(
+    settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    assert load(settings, monkeypatch, tmp_path / "a.toml", TRANSLATED) == 0, capsys.readouterr()
+    first = dump(settings, monkeypatch, capsys, "free-them-all")
+    data = tomllib.loads(first)
+    assert list(data["translations"]) == ["pt-BR", "ru"]  # codes as usually written, in order
+    assert data["translations"]["ru"]["body"] == 'Текст с """тремя кавычками""" и эмодзи 🕊️\n'
+    assert data["translations"]["ru"]["summary"] == "Письмо с «кавычками» и \\ обратной чертой."
+    assert "summary" not in data["translations"]["pt-BR"]
+    assert load(settings, monkeypatch, tmp_path / "b.toml", first) == 0
+    assert dump(settings, monkeypatch, capsys, "free-them-all") == first
+
+    def versions() -> list[tuple[int, str]]:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT number, language FROM letter_versions ORDER BY number")
+            ).all()
+        return [(number, language) for number, language in rows]
+
+    # Published by the load: every language on record; loading the same file adds nothing.
+    assert versions() == [(1, "en"), (2, "pt-BR"), (3, "ru")]
+    # A changed translation is a new version of that language; one left out is removed.
+    changed = first.replace('title = "Освободите всех"', 'title = "Освободите всех!"')
+    start = changed.index("[translations.pt-BR]")
+    changed = changed[:start] + changed[changed.index("[translations.ru]") :]
+    assert load(settings, monkeypatch, tmp_path / "c.toml", changed) == 0
+    assert versions() == [(1, "en"), (2, "pt-BR"), (3, "ru"), (4, "ru")]
+    assert list(
+        tomllib.loads(dump(settings, monkeypatch, capsys, "free-them-all"))["translations"]
+    ) == ["ru"]
+
+    # The letter's own language may swap with a translation's.
+    swapped = changed.replace('language = "en"', 'language = "ru"', 1)
+    swapped = swapped.replace("[translations.ru]", "[translations.en]")
+    assert load(settings, monkeypatch, tmp_path / "d.toml", swapped) == 0, capsys.readouterr()
+    data = tomllib.loads(dump(settings, monkeypatch, capsys, "free-them-all"))
+    assert data["language"] == "ru" and list(data["translations"]) == ["en"]
+
+
+def test_the_demo_letter_is_in_english_russian_and_ukrainian() -> None:
+    data = tomllib.loads(DEMO_FILE.read_text(encoding="utf-8"))
+    assert data["language"] == "en"
+    assert sorted(data["translations"]) == ["ru", "uk"]
+    for table in data["translations"].values():
+        assert set(table) == {"title", "summary", "body"}
+        # The same paragraphs and the same three demands in bold, in every language.
+        assert table["body"].count("\n\n") == data["body"].count("\n\n")
+        assert table["body"].count("**") == data["body"].count("**")

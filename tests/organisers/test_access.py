@@ -21,6 +21,7 @@ from app.organisers.pdf_letters import router as pdf_letters_router
 from app.organisers.recipients import router as recipients_router
 from app.organisers.second_factor import router as second_factor_router
 from app.organisers.sign_in import router as sign_in_router
+from app.organisers.translations import router as translations_router
 from app.organisers.workspace import router as workspace_router
 from app.signatures import moderation, offline
 from app.signatures.models import RuleKind, Visibility
@@ -47,7 +48,7 @@ FORM = {
     "title": "Hijacked",
     "slug": "hijacked",
     "body_markdown": "Words put in our mouth.",
-    "language": "en",
+    "language": "de",
     "to": "closed",
     "email": "intruder@example.org",
     "name": "Someone else",
@@ -69,7 +70,8 @@ FORM = {
 
 def concrete(path: str, letter_id: str) -> str:
     """A route's path with its letter and with signature, rule, recipient, update, update
-    version, webhook, import, PDF export or file 1 (which exist in the tests)."""
+    version, webhook, import, PDF export or file 1 (which exist in the tests), and the demo
+    letter's Russian translation."""
     for other in (
         "{signature_id}",
         "{rule_id}",
@@ -82,7 +84,7 @@ def concrete(path: str, letter_id: str) -> str:
         "{file_id}",
     ):
         path = path.replace(other, "1")
-    return path.replace("{letter_id}", letter_id)
+    return path.replace("{language}", "ru").replace("{letter_id}", letter_id)
 
 
 def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
@@ -95,6 +97,7 @@ def workspace_routes(client: TestClient) -> list[tuple[str, str]]:
         *moderation_router.routes,
         *exports_router.routes,
         *dashboard_router.routes,
+        *translations_router.routes,
         *updates_router.routes,
         *update_versions_router.routes,
         *webhooks_router.routes,
@@ -122,7 +125,13 @@ def snapshot(engine: Engine) -> list[object]:
         ).all()
         people = [
             connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
-            for table in ("recipients", "first_signatories", "supporting_statements")
+            for table in (
+                "recipients",
+                "first_signatories",
+                "supporting_statements",
+                "letter_translations",
+                "letter_versions",
+            )
         ]
         signatures = connection.execute(text("SELECT * FROM signatures ORDER BY id")).all()
         rules = connection.execute(text("SELECT * FROM invalidation_rules ORDER BY id")).all()
