@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     # much: the job that folds new signatures into the counts runs twice per interval, each web
     # process re-reads the counts four times; HTTP caches may keep a counter this long.
     count_freshness_seconds: float = Field(default=5.0, ge=0.5, le=3600)
+    # Public pages (letter, lists, API) kept in each process's memory this long; 0 turns it off.
+    page_cache_seconds: float = Field(default=2.0, ge=0, le=60)
 
     # Organisers: how long an emailed sign-in link and a signed-in session last, and how many
     # sign-in links one account may be sent per hour.

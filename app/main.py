@@ -29,6 +29,7 @@ from app.jobs.worker import JobWorker, start_in_thread
 from app.kit.admission import RETRY_AFTER_SECONDS, AdmissionMiddleware
 from app.kit.i18n import N_
 from app.kit.logging import RequestLogMiddleware, install_redaction
+from app.kit.microcache import PageCache
 from app.kit.pages import render_page
 from app.kit.security import (
     SecurityMiddleware,
@@ -154,11 +155,19 @@ class UndersignedApp(FastAPI):
     included (the fast path handles its own failures by handing the request on)."""
 
     counter_fast_path: CounterFastPath | None = None
+    page_cache: PageCache | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fast = self.counter_fast_path
         if fast is not None and await fast.handle(scope, send):
             return
+        if self.page_cache is not None:
+            await self.page_cache(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Everything behind the page cache: Starlette's middleware, then the routes."""
         await super().__call__(scope, receive, send)
 
 
@@ -230,6 +239,9 @@ def create_app(settings: Settings | None = None, *, job_worker: bool = False) ->
     # security headers they need; see app/counters/fastpath.py).
     app.state.counters = CounterCache(engine=app.state.engine, settings=settings)
     app.counter_fast_path = CounterFastPath(cache=app.state.counters)
+    # Then public pages alike for every visitor, kept a moment (PAGE_CACHE_SECONDS, under the
+    # counts' freshness) and served as bytes; see app/kit/microcache.py.
+    app.page_cache = PageCache(app.framework, ttl=settings.page_cache_seconds)
 
     def known_error(request: Request, exc: Exception) -> Response:
         status, title, message = ERROR_PAGES[type(exc)]
