@@ -116,7 +116,7 @@ def settings(database_url: str, tmp_path: Path, smtp: SMTPServer) -> Settings:
         smtp_port=smtp.port,
         smtp_timeout_seconds=5,
         mail_from="Undersigned <letters@undersigned.test>",
-        # Tests read what they just wrote; the page cache has its own (tests/kit/test_microcache.py).
+        # Tests read what they just wrote; the page cache has its own tests (test_microcache.py).
         page_cache_seconds=0,
     )
 
