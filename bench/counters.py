@@ -73,17 +73,21 @@ end
 """
 
 CEILING_APP = """
-HEADERS = {headers!r}
-BODY = {body!r}
-START = {{"type": "http.response.start", "status": 200, "headers": HEADERS}}
-DONE = {{"type": "http.response.body", "body": BODY}}
+ROUTES = {{
+    path: (
+        {{"type": "http.response.start", "status": 200, "headers": headers}},
+        {{"type": "http.response.body", "body": body}},
+    )
+    for path, (headers, body) in {routes!r}.items()
+}}
 
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
-    await send(START)
-    await send(DONE)
+    start, done = ROUTES.get(scope["path"], ROUTES["/"])
+    await send(start)
+    await send(done)
 """
 
 
@@ -222,8 +226,11 @@ def measure(
         pairs = []
         for _ in range(args.repeat):
             # The ceiling gets the same wrk options (a Lua script costs wrk time too).
-            ceiling = wrk(
-                ceiling_url, duration=args.duration, connections=args.connections, extra=extra
+            ceiling = wrk(  # the same path, so the same bytes as the target
+                ceiling_url.rstrip("/") + path,
+                duration=args.duration,
+                connections=args.connections,
+                extra=extra,
             )
             rate = wrk(
                 base + path, duration=args.duration, connections=args.connections, extra=extra
@@ -317,7 +324,17 @@ def run_size(
     count_url = f"{base}/letters/{DEMO_SLUG}/count.json"
     with process(serve, env, f"{base}/embed.js"):
         sample = httpx.get(count_url)
-        with ceiling_server(sample, str(args.workers), workdir) as ceiling_url:
+        samples = {
+            path: httpx.get(base + path)
+            for path in (
+                f"/letters/{DEMO_SLUG}/count.json",
+                f"/letters/{DEMO_SLUG}/badge.svg",
+                f"/letters/{DEMO_SLUG}/embed",
+                f"/letters/{DEMO_SLUG}",
+                f"/api/letters/{DEMO_SLUG}",
+            )
+        }
+        with ceiling_server(samples, str(args.workers), workdir) as ceiling_url:
             base_count = int(sample.json()["signatures"])
             print(f"\n{base_count:,} confirmed signatures, {args.rate:g} more confirmed a second:")
             truth, lags, stop = Truth(), [], threading.Event()
@@ -400,16 +417,24 @@ def run(args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def ceiling_server(sample: httpx.Response, workers: str, workdir: Path) -> Iterator[str]:
-    """The same uvicorn settings and the same bytes (headers too), with nothing in front."""
-    headers = [
-        (name.encode(), value.encode())
-        for name, value in sample.headers.items()
-        if name not in ("date", "server")
-    ]
-    (workdir / "ceiling.py").write_text(
-        textwrap.dedent(CEILING_APP.format(headers=headers, body=sample.content))
-    )
+def ceiling_server(
+    samples: dict[str, httpx.Response], workers: str, workdir: Path
+) -> Iterator[str]:
+    """The same uvicorn settings and, at each target's path, the same bytes (headers too) as
+    that target, with nothing in front; ``/`` answers with the first sample's."""
+    routes = {
+        path: (
+            [
+                (name.encode(), value.encode())
+                for name, value in sample.headers.items()
+                if name not in ("date", "server")
+            ],
+            sample.content,
+        )
+        for path, sample in samples.items()
+    }
+    routes["/"] = routes[next(iter(samples))]
+    (workdir / "ceiling.py").write_text(textwrap.dedent(CEILING_APP.format(routes=routes)))
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", "ceiling:app", "--app-dir", str(workdir),
