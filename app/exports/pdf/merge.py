@@ -27,6 +27,11 @@ STAMP_FONT = "UndersignedStamp"
 # Where the page number sits: right-aligned to the text block, on the footer's line.
 RIGHT_MARGIN_PT = 22 * 72 / 25.4
 BASELINE_PT = 12 * 72 / 25.4 + 2.3
+STAMP_SIZE = 7.5
+STAMP_GRAY = 0.27
+FOOTER_FORM = "/UndersignedFooter"
+_TF = pikepdf.Operator("Tf")
+_TJ = pikepdf.Operator("Tj")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,19 +105,87 @@ def page_label(page: int, pages: int, language: str) -> str:
     return template.format(page=number(page, language), pages=number(pages, language))
 
 
-def _numbers_overlay(pages: int, language: str) -> pikepdf.Pdf:
+@dataclass(frozen=True, slots=True)
+class _Glyphs:
+    """The stamp's characters as one embedded font writes them: each character's font (a
+    resource name; more than one when the font needs several subsets) and its code."""
+
+    fonts: dict[str, pikepdf.Object]
+    codes: dict[str, tuple[str, bytes]]
+    widths: dict[str, float]
+
+
+def _glyphs(out: pikepdf.Pdf, characters: str) -> _Glyphs:
+    """ReportLab embeds the font (a subset, with widths and a ToUnicode map, so the numbers
+    can be searched and extracted); its page tells us each character's code, read back from
+    the content it wrote rather than assumed."""
     font = _stamp_font()
     buffer = io.BytesIO()
-    drawing = canvas.Canvas(buffer, pagesize=A4, pageCompression=1, invariant=1)
-    for page in range(1, pages + 1):
-        drawing.setFont(font, 7.5)
-        drawing.setFillGray(0.27)
-        drawing.drawRightString(
-            A4[0] - RIGHT_MARGIN_PT, BASELINE_PT, page_label(page, pages, language)
-        )
-        drawing.showPage()
+    drawing = canvas.Canvas(buffer, pagesize=A4, pageCompression=0, invariant=1)
+    for character in characters:
+        drawing.setFont(font, STAMP_SIZE)
+        drawing.drawString(0, 0, character)
+    drawing.showPage()
     drawing.save()
-    return pikepdf.open(io.BytesIO(buffer.getvalue()))
+    codes: dict[str, tuple[str, bytes]] = {}
+    fonts: dict[str, pikepdf.Object] = {}
+    ours: dict[str, str] = {}  # ReportLab's resource name -> ours
+    with pikepdf.open(io.BytesIO(buffer.getvalue())) as source:
+        page = source.pages[0]
+        shown = iter(characters)
+        current = ""
+        for instruction in pikepdf.parse_content_stream(page):
+            if instruction.operator == _TF:
+                current = str(instruction.operands[0])
+            elif instruction.operator == _TJ:
+                if current not in ours:
+                    ours[current] = f"/UndersignedStamp{len(ours)}"
+                    fonts[ours[current]] = out.copy_foreign(page.Resources.Font[current])
+                codes[next(shown)] = (ours[current], bytes(instruction.operands[0]))
+    return _Glyphs(
+        fonts=fonts,
+        codes=codes,
+        widths={ch: pdfmetrics.stringWidth(ch, font, STAMP_SIZE) for ch in characters},
+    )
+
+
+def _number_content(label: str, glyphs: _Glyphs, right: float) -> bytes:
+    """Text operators writing ``label`` right-aligned at ``right`` on the footer's line."""
+    x = right - sum(glyphs.widths[character] for character in label)
+    parts = [f"{STAMP_GRAY} g BT {x:.2f} {BASELINE_PT:.2f} Td".encode()]
+    font = ""
+    for character in label:
+        name, code = glyphs.codes[character]
+        if name != font:
+            parts.append(f"{name} {STAMP_SIZE} Tf".encode())
+            font = name
+        parts.append(b"<" + code.hex().encode() + b"> Tj")
+    parts.append(b"ET")
+    return b" ".join(parts)
+
+
+def stamp_pages(out: pikepdf.Pdf, footer_form: pikepdf.Object, language: str) -> None:
+    """On every page: the footer (one form shared by all) and "Page N of M". Written as a
+    few operators per page with one shared font, not as a page of another PDF laid over each
+    page: at a million signatures (some 3,800 pages) this is most of a re-export's merge."""
+    pages = len(out.pages)
+    labels = [page_label(number, pages, language) for number in range(1, pages + 1)]
+    glyphs = _glyphs(out, "".join(sorted(set("".join(labels)))))
+    footer_box = [float(value) for value in footer_form.BBox]
+    for page, label in zip(out.pages, labels, strict=True):
+        area = [float(value) for value in page.mediabox]
+        for name, font in glyphs.fonts.items():
+            page.add_resource(font, pikepdf.Name.Font, pikepdf.Name(name))
+        page.contents_add(b"q\n", prepend=True)
+        if area == footer_box:
+            page.add_resource(footer_form, pikepdf.Name.XObject, pikepdf.Name(FOOTER_FORM))
+            drawn = b"Q\nq " + FOOTER_FORM.encode() + b" Do Q\n"
+        else:  # a page of another size: fitted to it by pikepdf
+            page.contents_add(b"Q\n")
+            page.add_overlay(footer_form, pikepdf.Rectangle(*area), push_stack=False)
+            drawn = b""
+        text = _number_content(label, glyphs, area[2] - RIGHT_MARGIN_PT)
+        page.contents_add(pikepdf.Stream(out, drawn + text + b"\n"))
 
 
 def build_file(
@@ -132,21 +205,14 @@ def build_file(
         if list_pages:
             outline.root.append(pikepdf.OutlineItem(info.list_heading, front_pages))
         outline.root.append(pikepdf.OutlineItem(info.closing_heading, front_pages + list_pages))
-    footer_pdf = pikepdf.open(io.BytesIO(footer))
-    # One footer object shared by every page (a copy per page would bloat the file).
-    footer_form = out.copy_foreign(footer_pdf.pages[0].as_form_xobject())
-    numbers = _numbers_overlay(total, info.language)
-    for index, page in enumerate(out.pages):
-        area = page.mediabox
-        rect = pikepdf.Rectangle(float(area[0]), float(area[1]), float(area[2]), float(area[3]))
-        page.add_overlay(footer_form, rect)
-        page.add_overlay(numbers.pages[index], rect, push_stack=False)
+    with pikepdf.open(io.BytesIO(footer)) as footer_pdf:
+        # One footer object shared by every page (a copy per page would bloat the file).
+        footer_form = out.copy_foreign(footer_pdf.pages[0].as_form_xobject())
+    stamp_pages(out, footer_form, info.language)
     _describe(out, info)
     buffer = io.BytesIO()
     out.save(buffer, deterministic_id=False)
     out.close()
-    footer_pdf.close()
-    numbers.close()
     return buffer.getvalue(), total
 
 

@@ -10,13 +10,15 @@ named by a hash of exactly what it shows, so the cache finds unchanged chunks ag
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, and_, tuple_
+from sqlalchemy import Dialect, Integer, Table, and_, literal, tuple_, type_coerce
 from sqlalchemy import select as core_select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType
 from sqlmodel import Session
 
 from app.exports.pdf.render import LIST_TEMPLATE_VERSION, ListEntry
@@ -26,16 +28,7 @@ READ_BATCH = 5000
 NAMED = (Visibility.PUBLIC, Visibility.LETTER_ONLY)
 
 Key = tuple[datetime, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """One place of the list order; ``entry`` is None when it shows no name."""
-
-    key: Key
-    counted: bool  # confirmed now: counts in the total
-    country: str
-    entry: ListEntry | None
+Row = Sequence[Any]  # a result row: (raw time, id, counted, named, name, ...)
 
 
 _TABLE: Table = Signature.__table__  # type: ignore[attr-defined]
@@ -54,20 +47,30 @@ def shows_name() -> ColumnElement[bool]:
     )
 
 
-def read_places(
+_TIME_TYPE = _TABLE.c.confirmed_at.type
+
+
+def read_batches(
     session: Session,
     *,
     letter_id: int,
     after: Key | None = None,
     until: Key | None = None,
     batch: int = READ_BATCH,
-) -> Iterator[Place]:
+) -> Iterator[list[Row]]:
     """The list order from just after ``after`` up to ``until`` (inclusive), a batch at a time
-    from the (letter_id, confirmed_at, id) index: memory stays flat however long the list."""
+    from the (letter_id, confirmed_at, id) index: memory stays flat however long the list.
+
+    Rows are the driver's own tuples (raw time, id, counted, named, name, affiliation, city,
+    country), the time as the driver gives it, read through the session's connection without
+    SQLAlchemy's rows: at a million signatures building row objects and converting times
+    would cost more than the rest of the pass. ``key`` converts the few that are needed.
+    Every parameter is bound as stored (integers, the stored enum strings, raw times)."""
     table = _TABLE
-    order = tuple_(table.c.confirmed_at, table.c.id)
+    raw_time = type_coerce(table.c.confirmed_at, NullType())
+    order = tuple_(raw_time, table.c.id)
     columns = (
-        table.c.confirmed_at,
+        raw_time.label("raw_time"),
         table.c.id,
         _CONFIRMED.label("counted"),
         shows_name().label("named"),
@@ -77,35 +80,66 @@ def read_places(
         table.c.country,
     )
     connection = session.connection()
-    while True:
-        query = (
-            core_select(*columns)
-            .where(table.c.letter_id == letter_id)
-            .where(table.c.confirmed_at.is_not(None))
-            .order_by(table.c.confirmed_at, table.c.id)
-            .limit(batch)
-        )
-        if after is not None:
-            query = query.where(order > tuple_(*after))
-        if until is not None:
-            query = query.where(order <= tuple_(*until))
-        rows = connection.execute(query).all()
-        for confirmed_at, row_id, counted, named, name, affiliation, city, country in rows:
-            yield Place(
-                key=(confirmed_at, row_id),
-                counted=bool(counted),
-                country=country,
-                entry=ListEntry(name, affiliation, city, country) if named else None,
+    dialect = connection.dialect
+    start = None if after is None else _raw_key(dialect, after)
+    end = None if until is None else _raw_key(dialect, until)
+    cursor = connection.connection.cursor()
+    try:
+        while True:
+            query = (
+                core_select(*columns)
+                .where(table.c.letter_id == letter_id)
+                .where(table.c.confirmed_at.is_not(None))
+                .order_by(table.c.confirmed_at, table.c.id)
+                .limit(batch)
             )
-        if len(rows) < batch:
-            return
-        after = (rows[-1][0], rows[-1][1])
+            if start is not None:
+                query = query.where(order > tuple_(*_raw_binds(start)))
+            if end is not None:
+                query = query.where(order <= tuple_(*_raw_binds(end)))
+            compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+            params = compiled.construct_params()
+            if compiled.positiontup is not None:
+                cursor.execute(str(compiled), [params[name] for name in compiled.positiontup])
+            else:
+                cursor.execute(str(compiled), params)
+            rows: list[Row] = list(cursor.fetchall())
+            if rows:
+                yield rows
+            if len(rows) < batch:
+                return
+            start = (rows[-1][0], rows[-1][1])
+    finally:
+        cursor.close()
+
+
+def _raw_binds(raw: tuple[Any, int]) -> tuple[Any, Any]:
+    return (literal(raw[0], NullType()), literal(raw[1], Integer()))
+
+
+def _raw_key(dialect: Dialect, place: Key) -> tuple[Any, int]:
+    """A place with its time as the driver stores it (the inverse of ``key``)."""
+    convert = _TIME_TYPE.dialect_impl(dialect).bind_processor(dialect)
+    return (convert(place[0]) if convert is not None else place[0], place[1])
+
+
+def key(dialect: Dialect, row: Row) -> Key:
+    """A row's place in the list order, its time converted as the column converts it."""
+    convert = _TIME_TYPE.dialect_impl(dialect).result_processor(dialect, None)
+    when = convert(row[0]) if convert is not None else row[0]
+    assert isinstance(when, datetime)
+    return (when, row[1])
 
 
 def content_hash(entries: list[ListEntry], *, language: str, heading: bool) -> str:
+    return _hash_keys([entry.key() for entry in entries], language=language, heading=heading)
+
+
+def _hash_keys(keys: list[str], *, language: str, heading: bool) -> str:
+    """What ``content_hash`` gives for the entries with these ``ListEntry.key()``s."""
     digest = hashlib.sha256(f"{LIST_TEMPLATE_VERSION}\x1e{language}\x1e{heading}".encode())
-    for entry in entries:
-        digest.update(b"\x1e" + entry.key().encode("utf-8", "surrogatepass"))
+    if keys:
+        digest.update(("\x1e" + "\x1e".join(keys)).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
@@ -130,47 +164,72 @@ class ListPlan:
 
 def plan_list(session: Session, *, letter_id: int, chunk_size: int, language: str) -> ListPlan:
     """One pass over the list: the summary's figures and each chunk's range and hash. Chunks
-    without a name are left out (they would print nothing)."""
+    without a name are left out (they would print nothing). The loop is kept bare (tuples,
+    no objects, times converted only at chunk edges): at a million signatures it is what a
+    re-export with every chunk kept mostly waits for."""
     plan = ListPlan()
-    places: list[Place] = []
+    dialect = session.connection().dialect
+    countries = plan.countries
+    keys: list[str] = []  # the chunk's named entries, as ListEntry.key() gives them
+    first: Row | None = None
+    last: Row | None = None
+    first_counted: Row | None = None
+    last_counted: Row | None = None
+    places = counted_places = named_places = 0
 
     def close_chunk() -> None:
-        entries = [place.entry for place in places if place.entry is not None]
-        if entries:
-            heading = not plan.chunks
+        if keys:
+            assert first is not None and last is not None
             plan.chunks.append(
                 ChunkPlan(
                     position=len(plan.chunks),
-                    first=places[0].key,
-                    last=places[-1].key,
-                    content_hash=content_hash(entries, language=language, heading=heading),
-                    names=len(entries),
+                    first=key(dialect, first),
+                    last=key(dialect, last),
+                    content_hash=_hash_keys(keys, language=language, heading=not plan.chunks),
+                    names=len(keys),
                 )
             )
-        places.clear()
+        keys.clear()
 
-    for place in read_places(session, letter_id=letter_id):
-        if place.counted:
-            plan.signature_count += 1
-            if place.country:
-                plan.countries.add(place.country)
-            if plan.first_signed_at is None:
-                plan.first_signed_at = place.key[0]
-            plan.last_signed_at = place.key[0]
-        if place.entry is not None:
-            plan.named_count += 1
-        places.append(place)
-        if len(places) >= chunk_size:
-            close_chunk()
-    close_chunk()
+    for rows in read_batches(session, letter_id=letter_id):
+        for row in rows:
+            if places == 0:
+                first = row
+            places += 1
+            if row[2]:
+                counted_places += 1
+                if row[7]:
+                    countries.add(row[7])
+                if first_counted is None:
+                    first_counted = row
+                last_counted = row
+            if row[3]:
+                named_places += 1
+                keys.append(f"{row[4]}\x1f{row[5]}\x1f{row[6]}\x1f{row[7]}")
+            if places == chunk_size:
+                last = row
+                close_chunk()
+                places = 0
+    if places:
+        last = rows[-1]
+        close_chunk()
+    plan.signature_count = counted_places
+    plan.named_count = named_places
+    if first_counted is not None and last_counted is not None:
+        plan.first_signed_at = key(dialect, first_counted)[0]
+        plan.last_signed_at = key(dialect, last_counted)[0]
     return plan
 
 
 def chunk_entries(session: Session, *, letter_id: int, first: Key, last: Key) -> list[ListEntry]:
     """The names a chunk shows now, read back by its range."""
     before_first = _just_before(first)
-    places = read_places(session, letter_id=letter_id, after=before_first, until=last)
-    return [place.entry for place in places if place.entry is not None]
+    return [
+        ListEntry(row[4], row[5], row[6], row[7])
+        for rows in read_batches(session, letter_id=letter_id, after=before_first, until=last)
+        for row in rows
+        if row[3]
+    ]
 
 
 def _just_before(key: Key) -> Key:
