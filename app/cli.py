@@ -114,12 +114,11 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool, worker
 def _serve_processes(
     settings: Settings, *, host: str, port: int, with_worker: bool, workers: int
 ) -> None:
-    """``workers`` web processes on one socket (uvicorn's supervisor), each with its own app
-    and counter cache built from the environment; the job worker runs here, once. Nothing in
+    """``workers`` web processes on one port (app/kit/serving.py), each with its own app and
+    counter cache built from the environment; the job worker runs here, once. Nothing in
     the web processes migrates or creates data, so nothing runs N times at once."""
-    import uvicorn
-
     from app.jobs.worker import JobWorker, start_in_thread
+    from app.kit.serving import serve_processes
     from app.mail.sender import make_sender
 
     settings.check_startable()  # here, once: key files are created before the processes start
@@ -131,18 +130,8 @@ def _serve_processes(
         worker = JobWorker(engine=engine, settings=settings, sender=make_sender(settings))
         running = start_in_thread(worker)
     try:
-        uvicorn.run(
-            "app.main:app_from_environment",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            access_log=False,
-            proxy_headers=True,
-            http=HTTP_PROTOCOL,  # TCP_NODELAY: see app/kit/serving.py
-            # A process that starts slowly on a busy machine is not a dead one (uvicorn's
-            # default, 5 s, kills and restarts it over and over).
-            timeout_worker_healthcheck=60,
+        serve_processes(
+            "app.main:app_from_environment", host=host, port=port, workers=workers, factory=True
         )
     finally:
         if running is not None:

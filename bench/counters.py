@@ -420,8 +420,9 @@ def run(args: argparse.Namespace) -> None:
 def ceiling_server(
     samples: dict[str, httpx.Response], workers: str, workdir: Path
 ) -> Iterator[str]:
-    """The same uvicorn settings and, at each target's path, the same bytes (headers too) as
-    that target, with nothing in front; ``/`` answers with the first sample's."""
+    """The same server (app/kit/serving.py's processes, uvicorn settings and sockets) and, at
+    each target's path, the same bytes (headers too) as that target, with nothing in front;
+    ``/`` answers with the first sample's."""
     routes = {
         path: (
             [
@@ -436,13 +437,14 @@ def ceiling_server(
     routes["/"] = routes[next(iter(samples))]
     (workdir / "ceiling.py").write_text(textwrap.dedent(CEILING_APP.format(routes=routes)))
     port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "ceiling:app", "--app-dir", str(workdir),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", workers,
-        "--no-access-log", "--proxy-headers", "--http", HTTP_PROTOCOL,
-        "--timeout-worker-healthcheck", "60",
-    ]  # fmt: skip
-    with process(command, dict(os.environ), f"http://127.0.0.1:{port}/"):
+    serve = (
+        f"import sys; sys.path.insert(0, {str(workdir)!r}); "
+        "from app.kit.serving import serve_processes; "
+        f"sys.exit(serve_processes('ceiling:app', host='127.0.0.1', port={port}, "
+        f"workers={workers}, factory=False))"
+    )
+    command = [sys.executable, "-c", serve]  # as `serve --workers N` serves the app
+    with process(command, {**os.environ, "PYTHONPATH": str(ROOT)}, f"http://127.0.0.1:{port}/"):
         yield f"http://127.0.0.1:{port}/"
 
 

@@ -1,8 +1,9 @@
-"""The recurring job that keeps the counts: fold the new deltas, twice per freshness interval.
+"""The recurring job that keeps the counts: fold the new deltas, every 0.4 freshness intervals.
 
 The public count may lag the signatures by one freshness interval (``COUNT_FRESHNESS_SECONDS``)
-end to end: half of it for this job (plus the worker's poll), a quarter for the web processes'
-cache (app/counters/cache.py), and the rest as margin."""
+end to end: 0.4 of it for this job (the worker wakes at the start of each period, see
+``JobWorker.run``), a quarter for the web processes' cache (app/counters/cache.py), and the
+rest (0.35) as margin for a busy machine."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ FOLD = "counters.fold"
 # Finished fold jobs are forgotten after this (one row every few seconds would otherwise pile
 # up until the retention purge).
 KEEP_FINISHED = timedelta(minutes=10)
-FOLD_SHARE = 0.5
+FOLD_SHARE = 0.4
 
 
 def fold_every(settings: Settings) -> timedelta:

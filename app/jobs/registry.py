@@ -38,5 +38,5 @@ RECURRING: tuple[Recurring, ...] = (
 
 
 def recurring(settings: Settings) -> tuple[Recurring, ...]:
-    """Fixed ones, and the counts' fold, which runs twice per freshness interval."""
+    """Fixed ones, and the counts' fold, which runs several times per freshness interval."""
     return (*RECURRING, Recurring(kind=counter_jobs.FOLD, every=counter_jobs.fold_every(settings)))

@@ -7,6 +7,9 @@ SQLite) keep any job from running twice. The supervisor touches no database itse
 the workers, restarts one that dies (with a growing pause if it keeps dying at once, so a
 worker that cannot start does not spin), and on SIGTERM or SIGINT passes SIGTERM on to every
 worker, waits for each to finish the job in hand, and only then exits.
+
+``undersigned serve --workers N`` supervises its web processes the same way
+(app/kit/serving.py): ``target`` and ``label`` say what the processes run.
 """
 
 from __future__ import annotations
@@ -51,8 +54,13 @@ def worker_process_main() -> None:
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     install_redaction()
-    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    stop_when_orphaned()
     run_worker(Settings())
+
+
+def stop_when_orphaned() -> None:
+    """In a supervised process: stop (SIGTERM to ourselves) if the supervisor disappears."""
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
 
 
 def _stop_when_orphaned(parent: int) -> None:
@@ -74,21 +82,28 @@ class _Slot:
 
 
 class Supervisor:
-    def __init__(self, processes: int, *, target: Callable[[], None] = worker_process_main) -> None:
+    def __init__(
+        self,
+        processes: int,
+        *,
+        target: Callable[[], None] = worker_process_main,
+        label: str = "worker",
+    ) -> None:
         if processes < 1:
-            raise ValueError("at least one worker process")
+            raise ValueError("at least one process")
         self.context = multiprocessing.get_context("spawn")
         self.target = target
+        self.label = label
         self.slots = [_Slot(number=n + 1) for n in range(processes)]
         self.stopping = threading.Event()
 
     def _start(self, slot: _Slot) -> None:
         process = self.context.Process(
-            target=self.target, name=f"worker-{slot.number}", daemon=False
+            target=self.target, name=f"{self.label}-{slot.number}", daemon=False
         )
         process.start()
         slot.process, slot.started = process, time.monotonic()
-        log.info("worker process %s started (pid %s)", slot.number, process.pid)
+        log.info("%s process %s started (pid %s)", self.label, slot.number, process.pid)
 
     def _check(self, slot: _Slot, now: float) -> None:
         process = slot.process
@@ -103,7 +118,8 @@ class Supervisor:
             )
             slot.restart_at = now + slot.pause
             log.warning(
-                "worker process %s (pid %s) exited with %s after %.1f s; restarting in %.0f s",
+                "%s process %s (pid %s) exited with %s after %.1f s; restarting in %.0f s",
+                self.label,
                 slot.number,
                 process.pid,
                 _describe_exit(process.exitcode),
@@ -122,7 +138,7 @@ class Supervisor:
             for signum in (signal.SIGTERM, signal.SIGINT)
         }
         try:
-            log.info("supervising %s worker process(es)", len(self.slots))
+            log.info("supervising %s %s process(es)", len(self.slots), self.label)
             while not self.stopping.is_set():
                 now = time.monotonic()
                 for slot in self.slots:
@@ -140,7 +156,7 @@ class Supervisor:
 
     def _stop_all(self) -> int:
         running = [slot.process for slot in self.slots if slot.process is not None]
-        log.info("stopping %s worker process(es)", len(running))
+        log.info("stopping %s %s process(es)", len(running), self.label)
         for process in running:
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM)
@@ -149,13 +165,13 @@ class Supervisor:
         for process in running:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
-                log.warning("worker pid %s did not stop in time; killing it", process.pid)
+                log.warning("%s pid %s did not stop in time; killing it", self.label, process.pid)
                 process.kill()
                 process.join()
                 status = 1
             elif process.exitcode not in (0, -signal.SIGTERM):
-                log.warning("worker pid %s ended with %s", process.pid, process.exitcode)
-        log.info("all worker processes stopped")
+                log.warning("%s pid %s ended with %s", self.label, process.pid, process.exitcode)
+        log.info("all %s processes stopped", self.label)
         return status
 
 

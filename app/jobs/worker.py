@@ -278,9 +278,11 @@ class JobWorker:
         if not self.recurring:
             self._next_schedule_check = now + timedelta(minutes=1)
             return
-        # Checked once a minute, or as often as the most frequent job runs (the counts' fold).
-        self._next_schedule_check = now + min(
-            timedelta(minutes=1), *(recurring.every for recurring in self.recurring)
+        # Checked again once a minute, or when the most frequent job's next period starts (the
+        # counts' fold), so its row is written as the period begins, not up to a period late.
+        self._next_schedule_check = min(
+            now + timedelta(minutes=1),
+            *(_next_period(now, recurring.every) for recurring in self.recurring),
         )
         with open_session(self.engine, write=True) as session:
             for recurring in self.recurring:
@@ -293,6 +295,14 @@ class JobWorker:
                 )
             session.commit()
 
+    def _pause(self) -> float:
+        """The poll interval, cut short when a recurring job's next period starts sooner."""
+        pause = self.settings.job_poll_seconds
+        if self._next_schedule_check is not None:
+            until = (self._next_schedule_check - self.clock()).total_seconds()
+            pause = min(pause, max(until, 0.01))
+        return pause
+
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set. Errors are logged, never fatal: jobs wait in the table."""
         log.info("job worker started")
@@ -303,8 +313,15 @@ class JobWorker:
             except Exception:
                 log.exception("job worker pass failed; will try again")
             if done < self.settings.job_batch_size:  # a full batch: more may be waiting
-                stop.wait(self.settings.job_poll_seconds)
+                stop.wait(self._pause())
         log.info("job worker stopped")
+
+
+def _next_period(now: datetime, every: timedelta) -> datetime:
+    """When the next period of a job run ``every`` so long starts (periods count from the
+    epoch, as ``schedule_recurring`` numbers them)."""
+    length = every.total_seconds()
+    return datetime.fromtimestamp((now.timestamp() // length + 1) * length, tz=now.tzinfo)
 
 
 def describe_failure(exc: Exception) -> str:

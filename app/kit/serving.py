@@ -10,12 +10,19 @@ second instead of thousands. We set the option ourselves.
 uvicorn also writes a response's headers and its body with two writes, so two packets leave
 and the client reads twice. Writes made in one turn of the event loop are joined here into one
 (sent at the end of that turn), which for small answers nearly halves the work per request.
+
+Several web processes (``serve --workers N``) each listen on a socket of their own, bound to
+the same port with SO_REUSEPORT, and the kernel spreads new connections evenly over them.
+uvicorn's own way (one socket, whichever process accepts first) can leave one process holding
+nearly every connection of a client that keeps a few open for long (a proxy, a CDN, a load
+generator): one core then serves them all while the others wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 from typing import Any
 
@@ -64,3 +71,52 @@ class NoDelayHTTPProtocol(H11Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         joined = _JoinedWrites(transport, asyncio.get_running_loop())
         super().connection_made(joined)  # type: ignore[arg-type]
+
+
+def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
+    """A listening TCP socket; ``shared``: one of a group on the same port (SO_REUSEPORT)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def web_process_main(app: str, host: str, port: int, factory: bool) -> None:
+    """One supervised web process: its own socket in the port's group, uvicorn on it."""
+    import uvicorn
+
+    from app.jobs.supervisor import stop_when_orphaned
+
+    stop_when_orphaned()
+    sock = listening_socket(host, port, shared=True)
+    config = uvicorn.Config(
+        app,
+        factory=factory,
+        host=host,
+        port=port,
+        access_log=False,
+        proxy_headers=True,
+        http=HTTP_PROTOCOL,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve_processes(app: str, *, host: str, port: int, workers: int, factory: bool) -> int:
+    """``workers`` web processes serving ``app`` (an import string) on one port, supervised
+    (restarted when one dies; SIGTERM stops them all gracefully). Returns the exit status."""
+    from app.jobs.supervisor import Supervisor
+
+    # The port must be free: a group is joined silently, so check first, without sharing.
+    listening_socket(host, port, shared=False).close()
+    target = functools.partial(web_process_main, app, host, port, factory)
+    return Supervisor(workers, target=target, label="web").run()

@@ -1,5 +1,6 @@
 """`undersigned serve --workers 2`: two web processes on one port, each with its own counter
-cache, agree on the count once the parent's job worker has folded a new signature."""
+cache, agree on the count once the parent's job worker has folded a new signature; a client
+keeping many connections open (a proxy, a CDN) has them spread over both processes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,25 @@ from tests.helpers import add_signature
 from tests.pg import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def connections_by_process(port: int, pids: set[int]) -> dict[int, int]:
+    """How many established connections to ``port`` each process holds (from /proc)."""
+    established = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+            established.add(fields[9])  # the socket's inode
+    held = {}
+    for pid in pids:
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            target = os.readlink(fd) if fd.is_symlink() else ""
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+        held[pid] = len(inodes & established)
+    return held
 
 
 def test_two_processes_serve_one_coherent_count(tmp_path: Path) -> None:
@@ -67,6 +87,18 @@ def test_two_processes_serve_one_coherent_count(tmp_path: Path) -> None:
             time.sleep(0.2)
         started = re.findall(r"Started server process \[(\d+)\]", log.read_text())
         assert len(set(started)) >= 2
+
+        # Sixteen connections held open at once land in both processes (each listens on a
+        # socket of its own; one shared socket can leave one process holding them all).
+        clients = [httpx.Client(base_url=base, timeout=5) for _ in range(16)]
+        try:
+            for client in clients:
+                assert client.get("/letters/all-for-all/count.json").status_code == 200
+            held = connections_by_process(port, {int(pid) for pid in started})
+            assert sum(held.values()) == 16 and all(held.values()), held
+        finally:
+            for client in clients:
+                client.close()
     finally:
         server.terminate()
         server.wait(timeout=30)

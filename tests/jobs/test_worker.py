@@ -381,6 +381,25 @@ def test_a_recurring_job_has_one_row_per_period_whatever_the_workers(
     assert [each.state for each in queued_jobs(engine)] == [JobState.DONE, JobState.DONE]
 
 
+def test_a_frequent_job_is_written_as_its_period_starts_and_the_worker_wakes_for_it(
+    engine: Engine, settings: Settings
+) -> None:
+    """The counts' fold runs every few seconds; its row must not wait for a check a whole
+    period after the last one, nor the worker sleep its full poll past the period's start."""
+    every = (Recurring(kind="test.fold", every=timedelta(seconds=2)),)
+    start = int(utcnow().timestamp() // 2) * 2
+    clock = Clock(datetime.fromtimestamp(start, tz=UTC) + timedelta(seconds=1.5))
+    polling = settings.model_copy(update={"job_poll_seconds": 1.0})
+    worker = worker_with(engine, polling, clock=clock, recurring=every)
+    worker.schedule_recurring()
+    assert worker._pause() == pytest.approx(0.5)  # the next period starts in 0.5 s, not 1 s
+    clock.advance(timedelta(seconds=0.6))  # 0.1 s into the next period
+    worker.schedule_recurring()
+    keys = sorted(row.unique_key or "" for row in queued_jobs(engine))
+    assert keys == [f"test.fold@{start // 2}", f"test.fold@{start // 2 + 1}"]
+    assert worker._pause() == pytest.approx(1.0)  # the poll, sooner than the next period
+
+
 def test_the_purge_job_deletes_expired_pending_signatures_and_old_jobs(
     engine: Engine, settings: Settings, smtp: SMTPServer, letter_slug: str
 ) -> None:
