@@ -5,8 +5,9 @@
 
 On a throwaway PostgreSQL: `undersigned serve --workers N` (one web process per core by
 default, the job worker in the parent, as in production) is driven by `wrk` on loopback.
-First a bare ASGI app under the same uvicorn settings, answering the very bytes count.json
-answers (the ceiling); then count.json, badge.svg, embed, conditional requests answered 304,
+Each target right after a bare ASGI app served the same way (the same processes, sockets and
+uvicorn settings), answering at the target's path the very bytes the target answers (the
+ceiling): count.json, badge.svg, embed, conditional requests answered 304,
 the letter page and /api/letters/{slug}, each as a ratio to the ceiling. All the while a
 thread confirms pending signatures (--rate a second) and another reads count.json four times a
 second to see how far the public count is behind the signatures. At 1,000 signatures, then
@@ -40,7 +41,6 @@ sys.path.insert(0, str(ROOT))
 from app.cli import alembic_config  # noqa: E402
 from app.counters.service import fold_pending  # noqa: E402
 from app.db import make_engine, open_session  # noqa: E402
-from app.kit.serving import HTTP_PROTOCOL  # noqa: E402
 from app.letters.demo import DEMO_SLUG, create_demo_letter  # noqa: E402
 from app.privacy.keys import new_encryption_key_entry, new_hash_key, new_secret_key  # noqa: E402
 from tests.pg import bench_databases, free_port  # noqa: E402
