@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     pdf_chunk_size: int = Field(default=4000, ge=1)
     pdf_render_timeout_seconds: float = Field(default=600.0, gt=0)
     pdf_render_memory_mb: int = Field(default=2048, ge=64)
+    # Finished files are deleted this many days after their export (failed exports' parts at
+    # once), and cached chunks once no kept file or running export uses them: a withdrawn
+    # name leaves new exports at once and stored files when they expire.
+    pdf_keep_days: float = Field(default=30.0, gt=0)
     # Digital signatures on PDF letters (PAdES, app/exports/pdf/signing.py): a PKCS#12 file
     # and its passphrase, or a private key and certificate in PEM (key passphrase optional).
     # None set: letters are not signed. The name, reason and location go into the signature;
@@ -129,7 +133,7 @@ class Settings(BaseSettings):
     pdf_download_link_minutes: float = Field(default=60.0, gt=0)
 
     # Public counts (count.json, badge, embed, pages) lag the signatures by at most about this
-    # much: the job that folds new signatures into the counts runs twice per interval, each web
+    # much: the job that folds new signatures into the counts runs 2.5 times per interval, each web
     # process re-reads the counts four times; HTTP caches may keep a counter this long.
     count_freshness_seconds: float = Field(default=5.0, ge=0.5, le=3600)
     # Public pages (letter, lists, API) kept in each process's memory this long; 0 turns it off.

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from app.config import Settings
 from app.counters import jobs as counter_jobs
+from app.exports.pdf import cleanup as pdf_cleanup
 from app.exports.pdf import jobs as pdf_jobs
 from app.jobs.worker import Handler, Recurring
 from app.organisers import emails as organiser_emails
@@ -34,6 +35,7 @@ HANDLERS: dict[str, Handler] = {
 RECURRING: tuple[Recurring, ...] = (
     Recurring(kind=privacy_jobs.PURGE, every=timedelta(hours=1)),
     Recurring(kind=webhooks.SCAN, every=timedelta(minutes=1)),  # batches events per minute
+    Recurring(kind=pdf_cleanup.CLEANUP, every=timedelta(hours=1)),
 )
 
 

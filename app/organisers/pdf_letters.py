@@ -145,11 +145,12 @@ def pdf_export_page(
         "links": {
             file.id: tokens.make(Purpose.PDF_DOWNLOAD, _token_payload(file.id, organiser))
             for file in files
-            if file.finished_at is not None
+            if file.finished_at is not None and file.path
         },
         "refresh": REFRESH_SECONDS if watch == "1" and not progress.finished else None,
         "page": f"/organise/letters/{letter_id}/pdf/{export_id}",
         "link_minutes": round(app_settings(request).pdf_download_link_minutes),
+        "keep_days": round(app_settings(request).pdf_keep_days),
     }
     return render_page(request, "organise/pdf_export.html", context, form=True)
 

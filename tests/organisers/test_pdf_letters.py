@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import itsdangerous.timed
 import pytest
@@ -14,7 +15,8 @@ from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from app.config import Settings
-from app.db import open_session
+from app.db import open_session, utcnow
+from app.exports.pdf.cleanup import clean_up_storage
 from app.exports.pdf.models import PdfExportState
 from app.exports.pdf.service import JOB_KINDS, export_progress
 from app.jobs.worker import JobWorker
@@ -228,6 +230,30 @@ def test_an_old_link_has_expired(
     assert expired.status_code == 410
     assert "This download link has expired" in expired.text
     assert f"/organise/letters/1/pdf/{export_id}" in expired.text
+
+
+def test_files_past_their_keeping_time_are_deleted_and_the_page_says_so(
+    organiser: TestClient, engine: Engine, settings: Settings
+) -> None:
+    response = start(organiser, recipient="3")
+    location = response.headers["location"].split("?")[0]
+    export_id = int(location.rsplit("/", 1)[1])
+    finish_export(engine, settings, export_id)
+    [link] = download_links(organiser.get(location).text)
+    with open_session(engine, write=True) as session:
+        session.execute(
+            text("UPDATE pdf_exports SET finished_at = :when WHERE id = :id"),
+            {"when": utcnow() - timedelta(days=settings.pdf_keep_days + 1), "id": export_id},
+        )
+        session.commit()
+    assert clean_up_storage(settings, engine) == (1, 0)
+    page = organiser.get(location)
+    assert download_links(page.text) == []
+    assert "Deleted 30 days after the export" in parse(page.text).text()
+    assert organiser.get(link).status_code == 404  # a link shown before leads nowhere now
+    [file] = files_of(engine, export_id)
+    verify = organiser.get(f"/letters/all-for-all/verify/{file.verification_code}")
+    assert verify.status_code == 200 and file.sha256 in verify.text
 
 
 def test_an_export_is_seen_only_under_its_own_letter(

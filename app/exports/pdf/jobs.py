@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.db import open_session, utcnow
-from app.exports.pdf import merge, storage
+from app.exports.pdf import cleanup, merge, storage
 from app.exports.pdf.documents import (
     FrontMatter,
     Summary,
@@ -132,6 +132,7 @@ def _plan(context: JobContext, job: ClaimedJob) -> Outcome:
     for chunk in plan.chunks:
         path = storage.chunk_path(settings, chunk.content_hash)
         if path.exists():
+            cleanup.touch(path)  # in use again: kept by the retention job
             cached[chunk.position] = _page_count(path)
     with open_session(context.engine, write=True) as session:
         moved = session.execute(
@@ -219,6 +220,7 @@ def _render_chunk(context: JobContext, job: ClaimedJob) -> Outcome:
     if not entries:
         pages = 0
     elif path.exists():
+        cleanup.touch(path)
         pages = _page_count(path)
     else:
         pages = run_limited(
@@ -416,6 +418,7 @@ assemble_list = _guarded(_assemble_list, _export_itself)
 merge_file = _guarded(_merge_file, _export_of_file)
 
 HANDLERS = {
+    cleanup.CLEANUP: cleanup.clean_up,
     PLAN: plan_export,
     RENDER_CHUNK: render_chunk,
     ASSEMBLE_LIST: assemble_list,
