@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.counters.cache import KINDS, CounterCache, Overloaded
 from app.counters.render import PREFLIGHT, Prepared
+from app.kit.caching import etag_listed
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,7 @@ def not_modified(headers: list[tuple[bytes, bytes]], prepared: Prepared) -> bool
         elif name == b"if-modified-since":
             since = value
     if match is not None:
-        etag = prepared.etag
-        if match == etag or match == b"*":  # what browsers and caches send, compared at once
-            return True
-        for tag in match.split(b","):
-            tag = tag.strip()
-            if tag == b"*" or tag.removeprefix(b"W/") == etag:
-                return True
-        return False
+        return etag_listed(match, prepared.etag)
     if since is None or prepared.last_modified_at is None:
         return False
     if since == prepared.last_modified:

@@ -33,18 +33,24 @@ def strong_etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 13.1.2: If-None-Match uses the weak comparison (a ``W/`` prefix is ignored);
-    ``*`` matches any current representation."""
-    if not if_none_match:
-        return False
-    for candidate in if_none_match.split(","):
+def etag_listed(if_none_match: bytes, etag: bytes) -> bool:
+    """RFC 9110 13.1.2: If-None-Match uses the weak comparison (a ``W/`` prefix is ignored on
+    either side); ``*`` matches any current representation; the value may list several."""
+    if if_none_match == etag or if_none_match == b"*":  # what browsers and caches send
+        return True
+    wanted = etag.removeprefix(b"W/")
+    for candidate in if_none_match.split(b","):
         candidate = candidate.strip()
-        if candidate == "*":
-            return True
-        if candidate.removeprefix("W/") == etag:
+        if candidate == b"*" or candidate.removeprefix(b"W/") == wanted:
             return True
     return False
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """``etag_listed`` for a header as Starlette gives it (decoded as latin-1)."""
+    if not if_none_match:
+        return False
+    return etag_listed(if_none_match.encode("latin-1"), etag.encode("latin-1"))
 
 
 def cacheable(

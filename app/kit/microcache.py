@@ -15,10 +15,14 @@ What it will keep, and when, is deliberately narrow:
 - keyed by the exact path and query string, bounded in entries and bytes (least recently used
   go first), bodies above a limit never kept.
 Each process keeps its own copy and lets it expire, so processes stay coherent within the TTL.
+A page is rendered by one request at a time: when many ask for it as it expires, one renders
+it while the others get the copy it replaces (or, with none, wait for it), so a burst costs
+one render, not one per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,7 +30,12 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.kit.caching import etag_listed
+
 MAX_ENTRIES = 512
+# While one request renders a page anew, the others get the copy it replaces if that expired
+# less than this long ago (else they wait for the new one): one render per page per process.
+STALE_SECONDS = 5.0
 MAX_BODY_BYTES = 512 * 1024
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
 _CONDITIONAL = (b"if-none-match", b"if-modified-since")
@@ -46,16 +55,6 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
         if key.lower() == name:
             return value
     return None
-
-
-def _matches(if_none_match: bytes, etag: bytes) -> bool:
-    """RFC 9110: weak comparison, any of a list, or ``*``."""
-    wanted = etag.removeprefix(b"W/")
-    for candidate in if_none_match.split(b","):
-        candidate = candidate.strip()
-        if candidate == b"*" or candidate.removeprefix(b"W/") == wanted:
-            return True
-    return False
 
 
 def _keepable(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
@@ -78,6 +77,9 @@ class PageCache:
         self.clock = clock
         self.entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
         self.total_bytes = 0
+        # Pages being rendered now, each by one request; the others wait for it or take the
+        # copy it replaces (see ``__call__``).
+        self.filling: dict[tuple[str, bytes], asyncio.Future[_Entry | None]] = {}
 
     def _eligible(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
@@ -93,17 +95,45 @@ class PageCache:
             return
         key = (scope["path"], scope.get("query_string", b""))
         entry = self.entries.get(key)
-        if entry is not None and entry.expires > self.clock():
+        now = self.clock()
+        if entry is not None and entry.expires > now:
             self.entries.move_to_end(key)
             await self._answer(scope, send, entry)
             return
+        filling = self.filling.get(key)
+        if filling is not None:
+            # Another request is rendering this page: serve what it replaces meanwhile (if it
+            # is not much older than it may be), or wait for it, rather than render it too.
+            if entry is not None and entry.expires + STALE_SECONDS > now:
+                await self._answer(scope, send, entry)
+                return
+            fresh = await asyncio.shield(filling)
+            if fresh is not None:
+                await self._answer(scope, send, fresh)
+                return
         if scope["method"] == "HEAD":  # nothing to keep from a bodiless answer
             await self.app(scope, receive, send)
             return
-        await self._fill(scope, receive, send, key)
+        if filling is not None:  # what it rendered could not be kept: ask the app
+            await self.app(scope, receive, send)
+            return
+        done: asyncio.Future[_Entry | None] = asyncio.get_running_loop().create_future()
+        self.filling[key] = done
+        try:
+            await self._fill(scope, receive, send, key, done)
+        finally:
+            if not done.done():
+                done.set_result(None)
+            if self.filling.get(key) is done:
+                del self.filling[key]
 
     async def _fill(
-        self, scope: Scope, receive: Receive, send: Send, key: tuple[str, bytes]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        key: tuple[str, bytes],
+        done: asyncio.Future[_Entry | None],
     ) -> None:
         """Ask the app unconditionally (so the whole answer can be kept), then answer the
         request as it was asked, conditionals included."""
@@ -150,6 +180,7 @@ class PageCache:
                     etag=_header(headers, b"etag"),
                 )
                 self._keep(key, entry)
+                done.set_result(entry)  # the requests waiting for it are answered too
                 await self._answer(scope, send, entry)
 
         await self.app(plain_scope, receive, capture)
@@ -167,7 +198,7 @@ class PageCache:
     async def _answer(self, scope: Scope, send: Send, entry: _Entry) -> None:
         if_none_match = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
         etag = entry.etag
-        if etag is not None and if_none_match is not None and _matches(if_none_match, etag):
+        if etag is not None and if_none_match is not None and etag_listed(if_none_match, etag):
             headers = [(k, v) for k, v in entry.headers if k.lower() not in _NOT_KEPT_ON_304]
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})

@@ -3,9 +3,12 @@ nothing personal, no organiser page, no cookie-carrying request and no refused f
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from app.kit.microcache import PageCache
 from tests.helpers import SAME_ORIGIN, update_letter
@@ -96,3 +99,82 @@ def test_the_cache_stays_bounded(client: TestClient, letter_slug: str, clock: Cl
         client.get(f"/api/letters?n={n}")
     assert len(cache.entries) <= 512
     assert cache.total_bytes == sum(len(entry.body) for entry in cache.entries.values())
+
+
+class SlowPage:
+    """A bare ASGI app rendering a numbered page slowly; ``status`` for pages not kept."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.renders = 0
+        self.status = status
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.renders += 1
+        number = self.renders
+        await asyncio.sleep(0.05)
+        headers = [
+            (b"cache-control", b"public, max-age=0, s-maxage=10"),
+            (b"etag", b'"%d"' % number),
+        ]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"render %d" % number})
+
+
+async def ask(cache: PageCache, path: str = "/letters/x") -> tuple[int, bytes]:
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": []}
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await cache(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_a_burst_for_a_page_costs_one_render_fresh_or_expired() -> None:
+    page, clock = SlowPage(), Clock()
+    cache = PageCache(page, ttl=2.0, clock=clock)
+
+    async def burst() -> list[tuple[int, bytes]]:
+        return await asyncio.gather(*(ask(cache) for _ in range(20)))
+
+    first = asyncio.run(burst())  # nothing kept yet: one renders, the others wait for it
+    assert page.renders == 1 and first == [(200, b"render 1")] * 20
+    clock.now += 3  # expired: one renders anew, the others get the copy it replaces
+    second = asyncio.run(burst())
+    assert page.renders == 2
+    assert sorted(second) == [(200, b"render 1")] * 19 + [(200, b"render 2")]
+    assert asyncio.run(ask(cache)) == (200, b"render 2")
+    clock.now += 60  # far past: the old copy is too old to stand in, so all wait for the new
+    assert asyncio.run(burst()) == [(200, b"render 3")] * 20 and page.renders == 3
+
+
+def test_a_page_that_cannot_be_kept_is_rendered_for_each_request() -> None:
+    page = SlowPage(status=404)
+    cache = PageCache(page, ttl=2.0, clock=Clock())
+
+    async def burst() -> list[tuple[int, bytes]]:
+        return await asyncio.gather(*(ask(cache) for _ in range(5)))
+
+    answers = asyncio.run(burst())
+    assert page.renders == 5 and {status for status, _ in answers} == {404}
+    assert cache.entries == {} and cache.filling == {}
+
+
+def test_a_render_abandoned_half_way_leaves_no_one_waiting_forever() -> None:
+    page, clock = SlowPage(), Clock()
+    cache = PageCache(page, ttl=2.0, clock=clock)
+
+    async def abandoned_then_asked() -> tuple[int, bytes]:
+        first = asyncio.create_task(ask(cache))
+        await asyncio.sleep(0.01)
+        waiting = asyncio.create_task(ask(cache))
+        await asyncio.sleep(0.01)
+        first.cancel()  # the client that was rendering it went away
+        return await asyncio.wait_for(waiting, timeout=5)
+
+    assert asyncio.run(abandoned_then_asked()) == (200, b"render 2")
+    assert cache.filling == {}
