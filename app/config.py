@@ -133,8 +133,8 @@ class Settings(BaseSettings):
     pdf_download_link_minutes: float = Field(default=60.0, gt=0)
 
     # Public counts (count.json, badge, embed, pages) lag the signatures by at most about this
-    # much: the job that folds new signatures into the counts runs 2.5 times per interval, each web
-    # process re-reads the counts four times; HTTP caches may keep a counter this long.
+    # much: the job that folds new signatures into the counts runs every 0.3 of it, each web
+    # process re-reads the counts every 0.2 of it; HTTP caches may keep a counter this long.
     count_freshness_seconds: float = Field(default=5.0, ge=0.5, le=3600)
     # Public pages (letter, lists, API) kept in each process's memory this long; 0 turns it off.
     page_cache_seconds: float = Field(default=2.0, ge=0, le=60)

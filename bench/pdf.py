@@ -13,7 +13,8 @@ synthetic signatures (``undersigned demo --signatures``'s generator) and times, 
 
 Exports run as ``undersigned export-pdf`` runs them: jobs in the queue, taken by helper
 processes (``--processes``). Peak memory is sampled from /proc every 50 ms over this process
-and all its descendants: the largest single process, and the largest sum.
+and all its descendants: the largest resident set of a single process, and the largest sum of
+proportional set sizes (a page shared by several processes counted once over all of them).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class MemorySampler:
-    """Resident memory of this process and its descendants (forkserver children included)."""
+    """Memory of this process and its descendants (forkserver children included): the largest
+    resident set of one process, and the largest sum of proportional set sizes."""
 
     def __init__(self) -> None:
         self.peak_process = 0
@@ -81,7 +83,20 @@ class MemorySampler:
             ours = [pid for pid in rss if _descends(pid, me, parents)]
             if ours:
                 self.peak_process = max(self.peak_process, max(rss[pid] for pid in ours))
-                self.peak_total = max(self.peak_total, sum(rss[pid] for pid in ours))
+                self.peak_total = max(self.peak_total, sum(_pss(pid) for pid in ours))
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size: each page shared by n processes counted 1/n in each, so a sum
+    over processes is the memory they take together (forkserver children share much)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
@@ -223,7 +238,8 @@ def report(label: str, result: tuple[float, int, int, int, int]) -> None:
     seconds, process, total, named, pages = result
     print(
         f"{label:<44} {seconds:8.1f} s  {named / seconds:8,.0f} names/s  "
-        f"peak {mb(process)} (one process), {mb(total)} (all)  {named:,} names, {pages:,} pages",
+        f"peak {mb(process)} (one process), {mb(total)} (all, PSS)  "
+        f"{named:,} names, {pages:,} pages",
         flush=True,
     )
 

@@ -1,6 +1,6 @@
 """Each web process keeps every counter it has served as ready bytes, and re-reads the counts of
-those letters at most four times per freshness interval (so the public count stays within one
-interval of the signatures, with the fold job's half), in one query, off the event loop.
+those letters at most five times per freshness interval (so the public count stays within one
+interval of the signatures, with the fold job's share), in one query, off the event loop.
 
 Between refreshes a request touches no database and no thread: it finds its bytes in a dict.
 The first request after the interval starts the refresh and waits for it (a few milliseconds);
@@ -30,7 +30,7 @@ from app.db import open_session
 log = logging.getLogger(__name__)
 
 # The share of the freshness interval between two reads of the counts (see app/counters/jobs.py).
-REREAD_SHARE = 0.25
+REREAD_SHARE = 0.2
 
 KINDS = ("count.json", "badge.svg", "embed")
 

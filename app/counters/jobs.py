@@ -1,9 +1,9 @@
-"""The recurring job that keeps the counts: fold the new deltas, every 0.4 freshness intervals.
+"""The recurring job that keeps the counts: fold the new deltas, every 0.3 freshness intervals.
 
 The public count may lag the signatures by one freshness interval (``COUNT_FRESHNESS_SECONDS``)
-end to end: 0.4 of it for this job (the worker wakes at the start of each period, see
-``JobWorker.run``), a quarter for the web processes' cache (app/counters/cache.py), and the
-rest (0.35) as margin for a busy machine."""
+end to end: 0.3 of it for this job (the worker wakes at the start of each period, see
+``JobWorker.run``), 0.2 for the web processes' cache (app/counters/cache.py), and the rest
+(half) as margin for a machine so busy serving that the worker waits for a core."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ FOLD = "counters.fold"
 # Finished fold jobs are forgotten after this (one row every few seconds would otherwise pile
 # up until the retention purge).
 KEEP_FINISHED = timedelta(minutes=10)
-FOLD_SHARE = 0.4
+FOLD_SHARE = 0.3
 
 
 def fold_every(settings: Settings) -> timedelta:

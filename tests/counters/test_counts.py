@@ -6,7 +6,7 @@ service gives them (``letter_counts``), after the recurring job has run: never b
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, delete, text, update
@@ -79,10 +79,12 @@ def test_the_recurring_job_brings_the_count_up_to_date(
         assert counter_jobs.FOLD in set(kinds)
 
 
-def test_the_fold_runs_twice_per_freshness_interval(
+def test_the_fold_runs_every_0_3_freshness_intervals(
     engine: Engine, settings: Settings, worker: JobWorker
 ) -> None:
-    moments = [utcnow()]
+    period = 1.5  # 0.3 of 5 s
+    start = int(utcnow().timestamp() // period) * period
+    moments = [datetime.fromtimestamp(start + 0.1, tz=UTC)]
     worker.clock = lambda: moments[0]
     worker.recurring = registry.recurring(
         settings.model_copy(update={"count_freshness_seconds": 5})
@@ -98,7 +100,7 @@ def test_the_fold_runs_twice_per_freshness_interval(
     moments[0] += timedelta(seconds=1)
     worker.run_due()
     assert folds() == 1  # the same period
-    moments[0] += timedelta(seconds=2.5)  # half the freshness interval
+    moments[0] += timedelta(seconds=0.5)  # the next period has begun
     worker.run_due()
     assert folds() == 2
 

@@ -8,6 +8,7 @@ import io
 import re
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -29,6 +30,7 @@ from app.exports.pdf.documents import (
 )
 from app.exports.pdf.isolation import RenderLimitExceeded, run_limited
 from app.exports.pdf.models import PdfExportChunk, PdfExportState
+from app.exports.pdf.plan import chunk_entries, key, plan_list, read_batches
 from app.exports.pdf.service import (
     export_progress,
     files_for,
@@ -396,3 +398,35 @@ def test_supporting_statements_are_quoted_with_who_said_them() -> None:
     )
     assert "Supporting statements" in text.title() or "SUPPORTING STATEMENTS" in text
     assert "Free them." in text and "Jane Writer" in text and "novelist" in text
+
+
+def test_the_list_is_read_in_order_across_batches_with_equal_times(
+    engine: Engine, settings: Settings, letter_slug: str
+) -> None:
+    """Keyset reading by (time, id), times bound as the driver stores them: batches cut in the
+    middle of signatures confirmed at the same instant lose and repeat no one, and a chunk's
+    edges read back as the times they were."""
+    instants = [utcnow().replace(microsecond=123456) + timedelta(seconds=n // 4) for n in range(23)]
+    signers = [
+        add_signature(
+            engine, letter_slug, name=f"Tied {n:02d}", email=f"t{n}@example.org", confirmed_at=when
+        )
+        for n, when in enumerate(instants)
+    ]
+    expected = [s.id for s in sorted(signers, key=lambda s: (s.confirmed_at, s.id))]
+    with open_session(engine) as session:
+        letter_id = signers[0].letter_id
+        for batch in (1, 3, 4, 5, 100):
+            batches = read_batches(session, letter_id=letter_id, batch=batch)
+            ids = [row[1] for rows in batches for row in rows]
+            assert ids == expected, batch
+        plan = plan_list(session, letter_id=letter_id, chunk_size=5, language="en")
+        assert [chunk.names for chunk in plan.chunks] == [5, 5, 5, 5, 3]
+        dialect = session.connection().dialect
+        for chunk in plan.chunks:
+            assert chunk.first[0].tzinfo is not None and chunk.first[0].microsecond == 123456
+            names = chunk_entries(session, letter_id=letter_id, first=chunk.first, last=chunk.last)
+            assert len(names) == chunk.names
+        [first_row] = next(read_batches(session, letter_id=letter_id, batch=1))
+        assert key(dialect, first_row) == (instants[0], expected[0])
+        assert plan.first_signed_at == instants[0] and plan.last_signed_at == instants[-1]

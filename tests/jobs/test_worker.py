@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from app.config import Settings
 from app.counters import jobs as counter_jobs
 from app.db import make_engine, open_session, utcnow
+from app.exports.pdf import cleanup as pdf_cleanup
 from app.jobs import service as jobs
 from app.jobs.models import JobState
 from app.jobs.worker import ClaimedJob, JobContext, JobWorker, Outcome, Recurring
@@ -441,14 +442,15 @@ def test_the_purge_job_deletes_expired_pending_signatures_and_old_jobs(
     ]
     # The app's own registry: the purge (and the counts' fold) are scheduled by the worker.
     worker = JobWorker(engine=engine, settings=settings, sender=SMTPSender(settings))
-    assert worker.run_due() == 3  # the purge, the counts' fold, the webhooks' scan
+    assert worker.run_due() == 4  # the purge, the counts' fold, the webhooks' scan, PDF cleanup
 
     assert [each.id for each in signatures(engine)] == [young_pending, old_confirmed]
     remaining = [each for each in queued_jobs(engine) if each.kind != counter_jobs.FOLD]
     [purge] = [each for each in remaining if each.kind == privacy_jobs.PURGE]
     assert purge.state is JobState.DONE
     [scan] = [each for each in remaining if each.kind == webhooks.SCAN]
-    assert [each.id for each in remaining if each.id not in (purge.id, scan.id)] == kept
+    [cleanup] = [each for each in remaining if each.kind == pdf_cleanup.CLEANUP]
+    assert [each.id for each in remaining if each.id not in (purge.id, scan.id, cleanup.id)] == kept
     assert not set(gone) & {each.id for each in remaining}
     assert smtp.messages == []
 

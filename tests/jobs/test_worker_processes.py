@@ -98,6 +98,11 @@ def test_two_worker_processes_share_the_queue_and_stop_cleanly(
         addresses = [f"signer-{n}@example.org" for n in range(JOBS)]
         queue_mails(engine, letter_slug, addresses)
         assert _wait_for(lambda: len(slow_smtp.messages) >= JOBS), output()
+        # Each job is marked done just after its mail is accepted: wait for that too, so the
+        # worker killed below is not killed in that moment (its job would then wait for its
+        # lease to run out, and be sent again: at least once, by design).
+        done = [JobState.DONE] * JOBS
+        assert _wait_for(lambda: [job.state for job in mail_jobs(engine)] == done), output()
 
         first_pids = {int(pid) for _, pid in STARTED.findall(output())}
         victim = first_pids.pop()
