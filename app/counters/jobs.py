@@ -7,9 +7,12 @@ end to end: 0.3 of it for this job (the worker wakes at the start of each period
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import Engine, delete
 from sqlmodel import col
 
 from app.config import Settings
@@ -17,6 +20,8 @@ from app.counters.service import fold_pending
 from app.db import open_session, utcnow
 from app.jobs.models import Job, JobState
 from app.jobs.worker import ClaimedJob, JobContext, Outcome
+
+log = logging.getLogger(__name__)
 
 FOLD = "counters.fold"
 # Finished fold jobs are forgotten after this (one row every few seconds would otherwise pile
@@ -27,6 +32,19 @@ FOLD_SHARE = 0.3
 
 def fold_every(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.count_freshness_seconds * FOLD_SHARE)
+
+
+def fold_while_running(engine: Engine, settings: Settings, stop: threading.Event) -> None:
+    """A running worker also folds on a thread of its own, at the start of every period: a
+    long job ahead in its queue (a purge of many unconfirmed signatures, say) must not hold
+    the public counts back. Folds running at once are safe (see ``fold_pending``); the
+    recurring job stays for workers driven pass by pass."""
+    period = fold_every(settings).total_seconds()
+    while not stop.wait(period - time.time() % period):
+        try:
+            fold_pending(engine)
+        except Exception:
+            log.exception("counters: folding failed; will try again")
 
 
 def fold_counts(context: JobContext, job: ClaimedJob) -> Outcome:

@@ -305,7 +305,26 @@ class JobWorker:
 
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set. Errors are logged, never fatal: jobs wait in the table."""
+        from app.counters import jobs as counter_jobs
+
         log.info("job worker started")
+        folding = None
+        if any(recurring.kind == counter_jobs.FOLD for recurring in self.recurring):
+            folding = threading.Thread(
+                target=counter_jobs.fold_while_running,
+                args=(self.engine, self.settings, stop),
+                name="count-folder",
+                daemon=True,
+            )
+            folding.start()
+        try:
+            self._poll(stop)
+        finally:
+            if folding is not None:
+                folding.join(timeout=30)
+        log.info("job worker stopped")
+
+    def _poll(self, stop: threading.Event) -> None:
         while not stop.is_set():
             done = 0
             try:
@@ -314,7 +333,6 @@ class JobWorker:
                 log.exception("job worker pass failed; will try again")
             if done < self.settings.job_batch_size:  # a full batch: more may be waiting
                 stop.wait(self._pause())
-        log.info("job worker stopped")
 
 
 def _next_period(now: datetime, every: timedelta) -> datetime:

@@ -6,6 +6,8 @@ service gives them (``letter_counts``), after the recurring job has run: never b
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -19,7 +21,9 @@ from app.counters.models import CountDelta, LetterCount, LetterCountryCount
 from app.counters.service import LetterCounts, fold_pending, letter_counts, recount
 from app.db import open_session, utcnow
 from app.jobs import registry
-from app.jobs.worker import JobWorker
+from app.jobs import service as jobs
+from app.jobs.worker import ClaimedJob, JobContext, JobWorker, Outcome, start_in_thread
+from app.mail.sender import SMTPSender
 from app.signatures import moderation
 from app.signatures.models import Signature, SignatureState, Visibility
 from tests.helpers import (
@@ -103,6 +107,45 @@ def test_the_fold_runs_every_0_3_freshness_intervals(
     moments[0] += timedelta(seconds=0.5)  # the next period has begun
     worker.run_due()
     assert folds() == 2
+
+
+def test_a_running_worker_folds_even_while_a_long_job_holds_its_queue(
+    engine: Engine, settings: Settings, letter_slug: str
+) -> None:
+    """The counts are folded on a thread of their own: a job that takes long (here, one that
+    waits until the count has moved) does not hold them back."""
+    release = threading.Event()
+
+    def long_job(context: JobContext, claimed: ClaimedJob) -> Outcome:
+        release.wait(timeout=60)
+        return Outcome.DONE
+
+    quick = settings.model_copy(update={"count_freshness_seconds": 1})
+    worker = JobWorker(
+        engine=engine,
+        settings=quick,
+        sender=SMTPSender(quick),
+        handlers={**registry.HANDLERS, "test.long": long_job},
+        recurring=registry.recurring(quick),
+    )
+    with open_session(engine, write=True) as session:
+        jobs.enqueue(session, kind="test.long")
+        session.commit()
+    fold_pending(engine)
+    letter_id = add_signature(engine, letter_slug, name="Early Signer", email="e@ex.org").letter_id
+    before = counts_of(engine, letter_id).total
+    running, stop = start_in_thread(worker)
+    try:
+        deadline = time.monotonic() + 60
+        while counts_of(engine, letter_id).total == before:
+            assert time.monotonic() < deadline, "the count never moved while the job ran"
+            time.sleep(0.05)
+        assert not release.is_set()  # folded while the long job still held the worker
+    finally:
+        release.set()
+        stop.set()
+        running.join(timeout=30)
+    assert counts_of(engine, letter_id).total == before + 1
 
 
 def test_what_moves_the_counts(client: TestClient, engine: Engine) -> None:
