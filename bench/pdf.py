@@ -27,7 +27,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -44,6 +46,7 @@ from app.letters.demo import DEMO_SLUG, create_demo_letter
 from app.letters.models import Letter, Recipient
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+T = TypeVar("T")
 
 
 class MemorySampler:
@@ -53,6 +56,7 @@ class MemorySampler:
     def __init__(self) -> None:
         self.peak_process = 0
         self.peak_total = 0
+        self.at_peak: list[tuple[str, int]] = []  # each process's share at the largest sum
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -83,7 +87,13 @@ class MemorySampler:
             ours = [pid for pid in rss if _descends(pid, me, parents)]
             if ours:
                 self.peak_process = max(self.peak_process, max(rss[pid] for pid in ours))
-                self.peak_total = max(self.peak_total, sum(_pss(pid) for pid in ours))
+                shares = {pid: _pss(pid) for pid in ours}
+                if sum(shares.values()) > self.peak_total:
+                    self.peak_total = sum(shares.values())
+                    self.at_peak = sorted(
+                        (("this" if pid == me else "helper"), share)
+                        for pid, share in shares.items()
+                    )
 
 
 def _pss(pid: int) -> int:
@@ -133,12 +143,17 @@ def reportlab_floor(names: int) -> float:
     return time.perf_counter() - started
 
 
-def naive_baseline(names: int) -> tuple[float, int]:
-    """In a child process (so its memory is its own): see ``_naive``."""
+def in_child(function: Callable[..., T], *args: object) -> T:
+    """Run in a child process: its memory is its own, and this process stays as lean as
+    ``undersigned export-pdf`` is (its memory counts in every export's figures below)."""
     import multiprocessing
 
     with multiprocessing.get_context("fork").Pool(1) as pool:
-        return pool.apply(_naive, (names,))
+        return pool.apply(function, args)
+
+
+def naive_baseline(names: int) -> tuple[float, int]:
+    return in_child(_naive, names)
 
 
 def _naive(names: int) -> tuple[float, int]:
@@ -178,6 +193,12 @@ def layout_rate(names: int) -> tuple[float, float]:
     return names / (time.process_time() - cpu), names / (time.perf_counter() - wall)
 
 
+def _add(url: str, count: int, seed: int) -> None:
+    engine = make_engine(url)
+    add_synthetic_signatures(engine, slug=DEMO_SLUG, count=count, seed=seed)
+    engine.dispose()
+
+
 class Bench:
     def __init__(self, folder: Path, processes: int) -> None:
         self.settings = Settings(data_dir=folder)
@@ -200,10 +221,11 @@ class Bench:
                 for r in session.exec(select(Recipient.id).where(Recipient.letter_id == letter.id))
             ]
         self.total = 0
+        self.last_breakdown = ""
 
     def add(self, count: int) -> float:
         started = time.perf_counter()
-        add_synthetic_signatures(self.engine, slug=DEMO_SLUG, count=count, seed=self.total)
+        in_child(_add, self.settings.resolved_database_url(), count, self.total)
         self.total += count
         return time.perf_counter() - started
 
@@ -227,6 +249,7 @@ class Bench:
             )
             elapsed = time.perf_counter() - started
         assert progress.state.value == "done", progress.error
+        self.last_breakdown = ", ".join(f"{name} {mb(share)}" for name, share in memory.at_peak)
         with open_session(self.engine) as session:
             files = files_for(session, export_id)
             row = session.get(PdfExport, export_id)
@@ -234,7 +257,7 @@ class Bench:
         return elapsed, memory.peak_process, memory.peak_total, row.named_count, files[0].pages
 
 
-def report(label: str, result: tuple[float, int, int, int, int]) -> None:
+def report(label: str, result: tuple[float, int, int, int, int], breakdown: str = "") -> None:
     seconds, process, total, named, pages = result
     print(
         f"{label:<44} {seconds:8.1f} s  {named / seconds:8,.0f} names/s  "
@@ -242,6 +265,8 @@ def report(label: str, result: tuple[float, int, int, int, int]) -> None:
         f"{named:,} names, {pages:,} pages",
         flush=True,
     )
+    if breakdown:
+        print(f"{'':<46}(at the largest sum, PSS: {breakdown})", flush=True)
 
 
 def main() -> None:
@@ -258,11 +283,11 @@ def main() -> None:
     detail = 100_000 if 100_000 in sizes else sizes[0]
     print(f"cores: {os.cpu_count()}, helper processes: {args.processes}, load: {os.getloadavg()}")
 
-    cpu_rate, wall_rate = layout_rate(3000)
+    cpu_rate, wall_rate = in_child(layout_rate, 3000)
     label = "list layout, 3,000 names in one process"
     print(f"{label:<44} {cpu_rate:8,.0f} names per CPU-second ({wall_rate:,.0f} per second)")
     if not args.skip_baselines:
-        floor = reportlab_floor(100_000)
+        floor = in_child(reportlab_floor, 100_000)
         print(f"{'ReportLab canvas, 100,000 names (floor)':<44} {floor:8.1f} s")
         seconds, peak = naive_baseline(10_000)
         label = "naive: 10,000 names, 3 columns, 1 document"
@@ -276,18 +301,18 @@ def main() -> None:
             print(f"  ({size:,} signatures in the database; added in {seconds:.1f} s)", flush=True)
             bench.clear_cache()
             one = bench.export()
-            report(f"{size:,} signatures, 1 recipient, cold", one)
+            report(f"{size:,} signatures, 1 recipient, cold", one, bench.last_breakdown)
             if size == detail:
                 bench.add(1000)
                 again = bench.export()
-                report("  after 1,000 new signatures (chunks kept)", again)
+                report("  after 1,000 new signatures (chunks kept)", again, bench.last_breakdown)
                 if not args.skip_recipients:
                     bench.clear_cache()
                     many = bench.export(recipients=10)
-                    report("  10 recipients, cold", many)
+                    report("  10 recipients, cold", many, bench.last_breakdown)
                     print(f"  10 recipients / 1 recipient: {many[0] / one[0]:.2f}x", flush=True)
         kept = bench.export()
-        report(f"{bench.total:,} signatures, chunks kept", kept)
+        report(f"{bench.total:,} signatures, chunks kept", kept, bench.last_breakdown)
         print(f"load at the end: {os.getloadavg()}")
     finally:
         bench.engine.dispose()
