@@ -29,8 +29,8 @@ def public_counts(
 ) -> dict[int, PublicCounts]:
     """Confirmed signatures per letter; ``detailed`` adds when the count last moved, the count
     per country (most first) and per day (last PER_DAY_DAYS days, UTC)."""
-    totals = counters.totals(session, letter_ids=letter_ids)
     if not detailed:
+        totals = counters.totals(session, letter_ids=letter_ids)
         return {letter_id: PublicCounts(signatures=total) for letter_id, total in totals.items()}
     first = utcnow().date() - timedelta(days=PER_DAY_DAYS - 1)
     window = [first + timedelta(days=n) for n in range(PER_DAY_DAYS)]
@@ -38,7 +38,7 @@ def public_counts(
     for letter_id in letter_ids:
         counts = counters.letter_counts(session, letter_id)
         found[letter_id] = PublicCounts(
-            signatures=totals[letter_id],
+            signatures=counts.total,
             updated_at=counts.changed_at,
             by_country=sorted(counts.by_country.items(), key=lambda item: (-item[1], item[0])),
             per_day=[(day, counts.by_day.get(day, 0)) for day in window],
