@@ -48,6 +48,8 @@ from tests.pg import bench_databases, free_port  # noqa: E402
 WRK = "/usr/bin/wrk"
 FRESHNESS = 5.0
 
+# Confirmed signatures spread over 60 days; pending ones made just now (older ones would be
+# deleted by the hourly purge of unconfirmed signatures before they could be confirmed).
 FILL = """
 INSERT INTO signatures (public_id, letter_id, name, affiliation, city, country, language,
     visibility, may_contact, state, mails_in_window, created_at, confirmed_at,
@@ -55,7 +57,8 @@ INSERT INTO signatures (public_id, letter_id, name, affiliation, city, country, 
 SELECT :tag || g, :letter, 'Bench Signer', '', '',
     (ARRAY['DE','FR','IT','PL','ES',''])[1 + g % 6], 'en',
     CASE WHEN g % 3 = 0 THEN 'public' ELSE 'counted_only' END, false, CAST(:state AS varchar), 0,
-    now() - (g % 60) * interval '1 day',
+    CASE WHEN CAST(:state AS varchar) = 'confirmed' THEN now() - (g % 60) * interval '1 day'
+         ELSE now() END,
     CASE WHEN CAST(:state AS varchar) = 'confirmed' THEN now() - (g % 60) * interval '1 day' END, ''
 FROM generate_series(1, :n) AS g
 """
