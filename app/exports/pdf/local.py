@@ -1,8 +1,6 @@
 """Doing an export's jobs here, on every core: ``undersigned export-pdf`` starts the export like
 the dashboard does, then runs helper processes that take its jobs from the queue (one at a
-time, so they share the chunks) alongside any worker that is running, until it is finished.
-While the helpers start (loading WeasyPrint and its fonts takes a second or two), the command
-takes the export's plan itself: at a million signatures that is a few seconds saved."""
+time, so they share the chunks) alongside any worker that is running, until it is finished."""
 
 from __future__ import annotations
 
@@ -18,7 +16,7 @@ from sqlmodel import col
 from app.config import Settings
 from app.db import make_engine, open_session
 from app.exports.pdf.isolation import limit_this_process
-from app.exports.pdf.service import JOB_KINDS, PLAN, ExportProgress, export_progress
+from app.exports.pdf.service import JOB_KINDS, ExportProgress, export_progress
 from app.jobs.models import Job
 from app.jobs.worker import JobWorker
 from app.mail.sender import MailConnection
@@ -40,21 +38,6 @@ class PdfJobWorker(JobWorker):
 
     def _due_ids(self, now: datetime):  # type: ignore[no-untyped-def, override]
         return super()._due_ids(now).where(col(Job.kind).in_(JOB_KINDS))
-
-
-class PlanTaker(JobWorker):
-    """Takes this export's plan job only: the command plans while its helpers start (a
-    plan reads and hashes the list, renders nothing, so it needs no limits)."""
-
-    export_id = 0
-
-    def _due_ids(self, now: datetime):  # type: ignore[no-untyped-def, override]
-        return (
-            super()
-            ._due_ids(now)
-            .where(col(Job.kind) == PLAN)
-            .where(col(Job.ref_id) == self.export_id)
-        )
 
 
 def _work(settings: Settings, export_id: int) -> None:
@@ -95,10 +78,6 @@ def run_export_here(
         helper.start()
     engine = make_engine(settings.resolved_database_url(), connections=1)
     try:
-        if processes:  # plan here while the helpers start (a worker may have taken it)
-            planner = PlanTaker(engine=engine, settings=settings, sender=NoMail(), recurring=())
-            planner.export_id = export_id
-            planner.run_due(limit=1)
         while True:
             with open_session(engine) as session:
                 progress = export_progress(session, export_id)
