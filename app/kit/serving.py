@@ -117,6 +117,11 @@ def serve_processes(app: str, *, host: str, port: int, workers: int, factory: bo
     from app.jobs.supervisor import Supervisor
 
     # The port must be free: a group is joined silently, so check first, without sharing.
-    listening_socket(host, port, shared=False).close()
+    try:
+        listening_socket(host, port, shared=False).close()
+    except OSError as exc:
+        raise SystemExit(
+            f"undersigned: cannot listen on {host} port {port}: {exc.strerror}"
+        ) from None
     target = functools.partial(web_process_main, app, host, port, factory)
     return Supervisor(workers, target=target, label="web").run()

@@ -104,3 +104,31 @@ def test_two_processes_serve_one_coherent_count(tmp_path: Path) -> None:
         server.wait(timeout=30)
         engine.dispose()
     assert "job worker stopped" in log.read_text()
+
+
+def test_a_port_in_use_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    """The web processes join the port's group silently (SO_REUSEPORT), so serve checks first
+    that nothing else listens there."""
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERSIGNED_")}
+    env.update(PYTHONPATH=str(ROOT), UNDERSIGNED_DATA_DIR=str(tmp_path / "data"))
+    command = [sys.executable, "-m", "app.cli"]
+    try:
+        subprocess.run([*command, "migrate"], env=env, capture_output=True, timeout=120, check=True)
+        done = subprocess.run(
+            [*command, "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        taken.close()
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1 port {port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
