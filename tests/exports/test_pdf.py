@@ -430,3 +430,28 @@ def test_the_list_is_read_in_order_across_batches_with_equal_times(
         [first_row] = next(read_batches(session, letter_id=letter_id, batch=1))
         assert key(dialect, first_row) == (instants[0], expected[0])
         assert plan.first_signed_at == instants[0] and plan.last_signed_at == instants[-1]
+
+
+def test_each_recipient_reads_the_letter_in_their_language_when_it_is_translated(
+    engine: Engine, settings: Settings, letter_slug: str
+) -> None:
+    """The demo letter is translated into Russian and Ukrainian: the Kremlin's file and Kyiv's
+    carry those texts, with their titles in the metadata; the EU's keeps the original."""
+    add_signature(engine, letter_slug, name=CYRILLIC, email="a@example.org", country="RU")
+    names = ["Vladimir Putin", "Volodymyr Zelensky", "António Costa"]
+    export_id = run_export(
+        engine, settings, slug=letter_slug, recipients=[recipient_id(engine, n) for n in names]
+    )
+    with open_session(engine) as session:
+        files = {file.recipient_name: file for file in files_for(session, export_id)}
+    expected = {
+        "Vladimir Putin": ("Всех на всех", "ru"),  # noqa: RUF001
+        "Volodymyr Zelensky": ("Всіх на всіх", "uk"),  # noqa: RUF001
+        "António Costa": ("All for all", "en"),
+    }
+    for name, (title, language) in expected.items():
+        path = files[name].absolute_path(settings)
+        assert title in " ".join(pages_text(path)[:2]), name
+        reader = PdfReader(path)
+        assert reader.metadata is not None and reader.metadata.title.startswith(title)
+        assert reader.trailer["/Root"]["/Lang"] == language

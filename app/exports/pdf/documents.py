@@ -11,6 +11,7 @@ from babel import Locale, UnknownLocaleError
 from sqlmodel import Session, col, select
 
 from app.letters.models import FirstSignatory, Letter, Recipient, SupportingStatement
+from app.letters.service import LetterText, letter_text
 
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv", "ckb"})
 
@@ -20,14 +21,6 @@ class StatementBlock:
     name: str
     description: str
     body: str
-
-
-@dataclass(frozen=True, slots=True)
-class LetterText:
-    language: str
-    title: str
-    summary: str
-    body_markdown: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +77,13 @@ def is_rtl(language: str) -> bool:
 
 def letter_text_for(session: Session, *, letter: Letter, language: str) -> LetterText:
     """The letter as the recipient should read it: the translation into their language when
-    there is one, else the original. (Translations are not stored yet: this is the one place
-    that will look them up.)"""
-    del session, language
-    return LetterText(
-        language=letter.language,
-        title=letter.title,
-        summary=letter.summary,
-        body_markdown=letter.body_markdown,
-    )
+    there is one (``pt-BR`` finds a ``pt`` translation too), else the original."""
+    base = language.replace("_", "-").split("-")[0]
+    for code in dict.fromkeys((language, base)):
+        found = letter_text(session, letter=letter, language=code)
+        if found.language != letter.language or code == letter.language:
+            break
+    return found
 
 
 def recipient_block(recipient: Recipient, *, fallback_language: str) -> RecipientBlock:
