@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -92,8 +93,13 @@ def default_workers() -> int:
 def serve(settings: Settings, *, host: str, port: int, with_worker: bool, workers: int = 1) -> None:
     import uvicorn
 
+    from app.kit.serving import reserve_port
     from app.main import create_app
 
+    holder = None
+    if workers > 1:  # held first: refused at once if taken, and port 0 becomes the port used
+        holder = reserve_port(host, port)
+        port = holder.getsockname()[1]
     if "base_url" not in settings.model_fields_set and settings.is_local_default:
         # Links in mail must reach this server even when it runs on another port. A real
         # deployment must say its public address itself (check_startable refuses otherwise).
@@ -102,8 +108,10 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool, worker
     _print_addresses(settings, host=host, port=port)
     if not settings.smtp_host:
         print("No UNDERSIGNED_SMTP_HOST set: mail is printed here instead of sent.")
-    if workers > 1:
-        _serve_processes(settings, host=host, port=port, with_worker=with_worker, workers=workers)
+    if holder is not None:
+        _serve_processes(
+            settings, holder=holder, host=host, with_worker=with_worker, workers=workers
+        )
         return
     # The worker lives in the app's lifespan, so a SIGTERM stops it cleanly before exit.
     app = create_app(settings, job_worker=with_worker)
@@ -112,13 +120,13 @@ def serve(settings: Settings, *, host: str, port: int, with_worker: bool, worker
 
 
 def _serve_processes(
-    settings: Settings, *, host: str, port: int, with_worker: bool, workers: int
+    settings: Settings, *, holder: socket.socket, host: str, with_worker: bool, workers: int
 ) -> None:
     """``workers`` web processes on one port (app/kit/serving.py), each with its own app and
     counter cache built from the environment; the job worker runs here, once. Nothing in
     the web processes migrates or creates data, so nothing runs N times at once."""
     from app.jobs.worker import JobWorker, start_in_thread
-    from app.kit.serving import serve_processes
+    from app.kit.serving import run_web_processes
     from app.mail.sender import make_sender
 
     settings.check_startable()  # here, once: key files are created before the processes start
@@ -130,10 +138,15 @@ def _serve_processes(
         worker = JobWorker(engine=engine, settings=settings, sender=make_sender(settings))
         running = start_in_thread(worker)
     try:
-        serve_processes(
-            "app.main:app_from_environment", host=host, port=port, workers=workers, factory=True
+        run_web_processes(
+            "app.main:app_from_environment",
+            holder=holder,
+            host=host,
+            workers=workers,
+            factory=True,
         )
     finally:
+        holder.close()
         if running is not None:
             thread, stop = running
             stop.set()

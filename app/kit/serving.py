@@ -73,8 +73,9 @@ class NoDelayHTTPProtocol(H11Protocol):
         super().connection_made(joined)  # type: ignore[arg-type]
 
 
-def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
-    """A listening TCP socket; ``shared``: one of a group on the same port (SO_REUSEPORT)."""
+def listening_socket(host: str, port: int, *, shared: bool, listen: bool = True) -> socket.socket:
+    """A TCP socket bound to the port (listening unless told not to); ``shared``: one of a
+    group on the same port (SO_REUSEPORT)."""
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
@@ -84,11 +85,29 @@ def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
         if shared:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
-        sock.listen(2048)
+        if listen:
+            sock.listen(2048)
     except OSError:
         sock.close()
         raise
     return sock
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """Hold the port for our web processes for as long as the returned socket is open.
+
+    It is bound alone (so the bind fails if anything else, a server of ours included, holds
+    the port), and only then marked SO_REUSEPORT, so our web processes can join it while
+    nothing else can take the port, even between the restarts of a web process. It never
+    listens, so it is given no connection. Port 0 picks a free port: its ``getsockname()``."""
+    try:
+        holder = listening_socket(host, port, shared=False, listen=False)
+    except OSError as exc:
+        raise SystemExit(
+            f"undersigned: cannot listen on {host} port {port}: {exc.strerror}"
+        ) from None
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return holder
 
 
 def web_process_main(app: str, host: str, port: int, factory: bool) -> None:
@@ -111,17 +130,20 @@ def web_process_main(app: str, host: str, port: int, factory: bool) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve_processes(app: str, *, host: str, port: int, workers: int, factory: bool) -> int:
-    """``workers`` web processes serving ``app`` (an import string) on one port, supervised
-    (restarted when one dies; SIGTERM stops them all gracefully). Returns the exit status."""
+def run_web_processes(
+    app: str, *, holder: socket.socket, host: str, workers: int, factory: bool
+) -> int:
+    """``workers`` web processes serving ``app`` (an import string) on the port ``holder``
+    reserves (``reserve_port``), supervised: restarted when one dies, all stopped gracefully
+    by SIGTERM. Returns the exit status."""
     from app.jobs.supervisor import Supervisor
 
-    # The port must be free: a group is joined silently, so check first, without sharing.
-    try:
-        listening_socket(host, port, shared=False).close()
-    except OSError as exc:
-        raise SystemExit(
-            f"undersigned: cannot listen on {host} port {port}: {exc.strerror}"
-        ) from None
+    port = holder.getsockname()[1]
     target = functools.partial(web_process_main, app, host, port, factory)
     return Supervisor(workers, target=target, label="web").run()
+
+
+def serve_processes(app: str, *, host: str, port: int, workers: int, factory: bool) -> int:
+    """``reserve_port`` then ``run_web_processes``, the port held until they stop."""
+    with reserve_port(host, port) as holder:
+        return run_web_processes(app, holder=holder, host=host, workers=workers, factory=factory)

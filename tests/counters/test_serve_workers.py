@@ -99,6 +99,18 @@ def test_two_processes_serve_one_coherent_count(tmp_path: Path) -> None:
         finally:
             for client in clients:
                 client.close()
+
+        # A second server on the same port is refused: it must not join the first one's group
+        # (its processes would take half the connections, answering from its own database).
+        second = subprocess.run(
+            [*command, "serve", "--port", str(port), "--workers", "2", "--no-worker"],
+            env={**env, "UNDERSIGNED_DATA_DIR": str(tmp_path / "other")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 1, second.stderr
+        assert "Address already in use" in second.stderr
     finally:
         server.terminate()
         server.wait(timeout=30)
