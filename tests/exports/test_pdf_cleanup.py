@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, update
 from sqlmodel import col, select
@@ -123,3 +124,38 @@ def test_a_chunk_no_export_uses_is_kept_while_recent_and_a_failed_export_goes_at
     age_everything(settings)
     assert clean_up_storage(settings, engine) == (0, 1)
     assert chunk_files(settings) == set() and not stray.exists()
+
+
+def test_only_our_own_files_are_ever_deleted(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """A symlink in the storage folder is never followed, a file not named as a chunk is not a
+    chunk, and an odd folder name stops nothing."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    (outside / "notes.pdf").write_bytes(b"%PDF-")
+    chunks = settings.pdf_storage_path / "chunks"
+    (chunks / "ab").mkdir(parents=True)
+    (chunks / "zz").symlink_to(outside, target_is_directory=True)
+    unused = chunks / "ab" / f"{'ab' * 32}.pdf"
+    unused.write_bytes(b"%PDF-")
+    leftover = chunks / "ab" / f"{'ab' * 32}.pdf.123.part"
+    leftover.write_bytes(b"%PDF-")
+    stranger = chunks / "ab" / "readme.txt"
+    stranger.write_text("not a chunk")
+    linked = chunks / "ab" / f"{'cd' * 32}.pdf"
+    linked.symlink_to(outside / "notes.pdf")
+    exports = settings.pdf_storage_path / "exports"
+    (exports / "\u00b2").mkdir(parents=True)  # "²".isdigit() is true; int("²") fails
+    (exports / "77").symlink_to(outside, target_is_directory=True)
+    age_everything(settings)
+    past = time.time() - GRACE_SECONDS - 60
+    for path in outside.iterdir():
+        os.utime(path, (past, past))
+
+    assert clean_up_storage(settings, engine) == (0, 1)
+    assert not unused.exists() and not leftover.exists()
+    assert stranger.exists() and linked.is_symlink()
+    assert sorted(path.name for path in outside.iterdir()) == ["notes.pdf", "precious.txt"]
+    assert (exports / "\u00b2").is_dir()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import time
 from datetime import timedelta
@@ -35,6 +36,9 @@ CLEANUP = "pdf.cleanup"
 # A chunk or part file written or reused this recently is never deleted.
 GRACE_SECONDS = 3600.0
 ENDED = (PdfExportState.DONE, PdfExportState.FAILED)
+# What the storage holds of ours (app/exports/pdf/storage.py, render.render_chunk_file).
+CHUNK_FILE = re.compile(r"(?P<digest>[0-9a-f]{64})\.pdf(?P<part>\.\d+\.part)?")
+EXPORT_FOLDER = re.compile(r"[0-9]{1,18}")
 
 
 def clean_up(context: JobContext, job: ClaimedJob) -> Outcome:
@@ -90,24 +94,32 @@ def clean_up_storage(settings: Settings, engine: Engine) -> tuple[int, int]:
     exports = settings.pdf_storage_path / "exports"
     if exports.is_dir():  # folders of exports whose rows are gone (a deleted letter)
         for folder in exports.iterdir():
-            if folder.name.isdigit() and int(folder.name) not in known and _old(folder):
+            if (
+                EXPORT_FOLDER.fullmatch(folder.name)
+                and int(folder.name) not in known
+                and _old(folder)
+            ):
                 shutil.rmtree(folder, ignore_errors=True)
     return len(expired), _remove_unused_chunks(settings, used)
 
 
 def _remove_unused_chunks(settings: Settings, used: set[str]) -> int:
+    """Only our own files: ``ab/<sha256>.pdf`` and their ``.part`` leftovers, in real folders
+    (a symlink is never followed: what it points to is not ours to delete)."""
     removed = 0
     chunks = settings.pdf_storage_path / "chunks"
-    if not chunks.is_dir():
+    if chunks.is_symlink() or not chunks.is_dir():
         return 0
     for folder in chunks.iterdir():
-        if not folder.is_dir():
+        if folder.is_symlink() or not folder.is_dir():
             continue
         for path in folder.iterdir():
-            digest = path.name.split(".", 1)[0]
-            if (path.suffix == ".part" or digest not in used) and _old(path):
+            match = CHUNK_FILE.fullmatch(path.name)
+            if match is None or path.is_symlink() or not _old(path):
+                continue
+            if match["part"] or match["digest"] not in used:
                 path.unlink(missing_ok=True)
-                removed += path.suffix == ".pdf"
+                removed += not match["part"]
     return removed
 
 
