@@ -34,8 +34,9 @@ from app.kit.caching import etag_listed
 
 MAX_ENTRIES = 512
 # While one request renders a page anew, the others get the copy it replaces if that expired
-# less than this long ago (else they wait for the new one): one render per page per process.
-STALE_SECONDS = 5.0
+# less than this long ago (else they wait for the new one): one render per page per process,
+# and a page (a withdrawn name on it) at most TTL + this old.
+STALE_SECONDS = 1.0
 MAX_BODY_BYTES = 512 * 1024
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
 _CONDITIONAL = (b"if-none-match", b"if-modified-since")
@@ -111,9 +112,6 @@ class PageCache:
             if fresh is not None:
                 await self._answer(scope, send, fresh)
                 return
-        if scope["method"] == "HEAD":  # nothing to keep from a bodiless answer
-            await self.app(scope, receive, send)
-            return
         if filling is not None:  # what it rendered could not be kept: ask the app
             await self.app(scope, receive, send)
             return
@@ -139,21 +137,28 @@ class PageCache:
         request as it was asked, conditionals included."""
         plain_scope = dict(scope)
         plain_scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in _CONDITIONAL]
+        plain_scope["method"] = "GET"  # a HEAD fills the cache too, then gets no body
         start: Message | None = None
         chunks: list[bytes] = []
         size = 0
         passing = False  # not keepable: messages go straight through
+        bodiless = scope["method"] == "HEAD"
+
+        async def through(message: Message) -> None:
+            if bodiless and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
 
         async def capture(message: Message) -> None:
             nonlocal start, size, passing
             if passing or message["type"] not in ("http.response.start", "http.response.body"):
-                await send(message)  # (the test client's template debug messages included)
+                await through(message)  # (the test client's template debug messages included)
                 return
             if message["type"] == "http.response.start":
                 start = message
                 if not _keepable(message["status"], list(message.get("headers", []))):
                     passing = True
-                    await send(message)
+                    await through(message)
                 return
             body = message.get("body", b"")
             chunks.append(body)
@@ -161,8 +166,8 @@ class PageCache:
             if size > MAX_BODY_BYTES:  # too big to keep: send what was held, then stream
                 passing = True
                 assert start is not None
-                await send(start)
-                await send(
+                await through(start)
+                await through(
                     {
                         "type": "http.response.body",
                         "body": b"".join(chunks),

@@ -120,8 +120,8 @@ class SlowPage:
         await send({"type": "http.response.body", "body": b"render %d" % number})
 
 
-async def ask(cache: PageCache, path: str = "/letters/x") -> tuple[int, bytes]:
-    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": []}
+async def ask(cache: PageCache, path: str = "/letters/x", method: str = "GET") -> tuple[int, bytes]:
+    scope = {"type": "http", "method": method, "path": path, "query_string": b"", "headers": []}
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -143,13 +143,20 @@ def test_a_burst_for_a_page_costs_one_render_fresh_or_expired() -> None:
 
     first = asyncio.run(burst())  # nothing kept yet: one renders, the others wait for it
     assert page.renders == 1 and first == [(200, b"render 1")] * 20
-    clock.now += 3  # expired: one renders anew, the others get the copy it replaces
+    clock.now += 2.5  # just expired: one renders anew, the others get the copy it replaces
     second = asyncio.run(burst())
     assert page.renders == 2
     assert sorted(second) == [(200, b"render 1")] * 19 + [(200, b"render 2")]
     assert asyncio.run(ask(cache)) == (200, b"render 2")
     clock.now += 60  # far past: the old copy is too old to stand in, so all wait for the new
     assert asyncio.run(burst()) == [(200, b"render 3")] * 20 and page.renders == 3
+
+    async def heads() -> list[tuple[int, bytes]]:
+        return await asyncio.gather(*(ask(cache, method="HEAD") for _ in range(20)))
+
+    clock.now += 60  # HEAD requests are coalesced alike, answered without a body
+    assert asyncio.run(heads()) == [(200, b"")] * 20 and page.renders == 4
+    assert asyncio.run(ask(cache)) == (200, b"render 4")  # and they filled the cache
 
 
 def test_a_page_that_cannot_be_kept_is_rendered_for_each_request() -> None:
@@ -162,6 +169,7 @@ def test_a_page_that_cannot_be_kept_is_rendered_for_each_request() -> None:
     answers = asyncio.run(burst())
     assert page.renders == 5 and {status for status, _ in answers} == {404}
     assert cache.entries == {} and cache.filling == {}
+    assert asyncio.run(ask(cache, method="HEAD")) == (404, b"")  # rendered, sent bodiless
 
 
 def test_a_render_abandoned_half_way_leaves_no_one_waiting_forever() -> None:
