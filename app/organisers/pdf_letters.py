@@ -150,7 +150,7 @@ def pdf_export_page(
         "refresh": REFRESH_SECONDS if watch == "1" and not progress.finished else None,
         "page": f"/organise/letters/{letter_id}/pdf/{export_id}",
         "link_minutes": round(app_settings(request).pdf_download_link_minutes),
-        "keep_days": round(app_settings(request).pdf_keep_days),
+        "keep_days": f"{app_settings(request).pdf_keep_days:g}",
     }
     return render_page(request, "organise/pdf_export.html", context, form=True)
 

@@ -96,3 +96,18 @@ def test_the_stamp_sits_at_the_same_place_whatever_the_page_left_in_its_state() 
     assert first_q == 0 and "Q" in operators[operators.index("cm") :]
     restore = operators.index("Q", operators.index("Tj"))  # the page's content, closed off
     assert operators[restore + 1 :][:1] == ["q"] and operators[-1] == "ET"
+
+
+def test_a_sign_the_font_lacks_falls_back_to_plain_digits() -> None:
+    """Kashmiri groups digits with the Arabic comma (U+060C), which the stamp's font lacks."""
+    assert "\u060c" in merge.page_label(1234, 1500, "ks")
+    out = pikepdf.new()
+    for _ in range(1001):
+        out.add_blank_page(page_size=A4)
+    with pikepdf.open(io.BytesIO(pdf_with_pages(A4, text="Footer"))) as footer:
+        form = out.copy_foreign(footer.pages[0].as_form_xobject())
+    merge.stamp_pages(out, form, "ks")
+    buffer = io.BytesIO()
+    out.save(buffer)
+    text = PdfReader(buffer).pages[999].extract_text()
+    assert "1000 / 1001" in text and "\x00" not in text

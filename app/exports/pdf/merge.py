@@ -170,7 +170,14 @@ def stamp_pages(out: pikepdf.Pdf, footer_form: pikepdf.Object, language: str) ->
     page: at a million signatures (some 3,800 pages) this is most of a re-export's merge."""
     pages = len(out.pages)
     labels = [page_label(number, pages, language) for number in range(1, pages + 1)]
-    glyphs = _glyphs(out, "".join(sorted(set("".join(labels)))))
+    characters = set("".join(labels))
+    covered = pdfmetrics.getFont(_stamp_font()).face.charToGlyph
+    if any(ord(character) not in covered for character in characters):
+        # A language whose numbers use a sign the font lacks (the Arabic comma, say): plain
+        # digits rather than an invisible gap in "1،234".
+        labels = [f"{number} / {pages}" for number in range(1, pages + 1)]
+        characters = set("".join(labels))
+    glyphs = _glyphs(out, "".join(sorted(characters)))
     footer_box = [float(value) for value in footer_form.BBox]
     for page, label in zip(out.pages, labels, strict=True):
         area = [float(value) for value in page.mediabox]
