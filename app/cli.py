@@ -144,6 +144,7 @@ def _serve_processes(
             host=host,
             workers=workers,
             factory=True,
+            heartbeat_seconds=settings.web_heartbeat_seconds,
         )
     finally:
         holder.close()

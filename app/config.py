@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     # once), and cached chunks once no kept file or running export uses them: a withdrawn
     # name leaves new exports at once and stored files when they expire.
     pdf_keep_days: float = Field(default=30.0, gt=0)
+    # `serve --workers N`: a web process silent this long (hung) is killed and replaced.
+    web_heartbeat_seconds: float = Field(default=30.0, ge=1)
     # Digital signatures on PDF letters (PAdES, app/exports/pdf/signing.py): a PKCS#12 file
     # and its passphrase, or a private key and certificate in PEM (key passphrase optional).
     # None set: letters are not signed. The name, reason and location go into the signature;

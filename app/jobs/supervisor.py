@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ MAX_RESTART_PAUSE_SECONDS = 60.0
 # On shutdown each worker finishes the job in hand; after this it is killed (its jobs are
 # picked up again by the next worker once their lease runs out).
 STOP_GRACE_SECONDS = 60.0
+# With heartbeats: how long a new process may take to start before its first beat.
+STARTUP_GRACE_SECONDS = 90.0
 
 
 def default_process_count() -> int:
@@ -79,6 +82,7 @@ class _Slot:
     started: float = 0.0
     pause: float = 0.0
     restart_at: float = 0.0
+    beat: Any = None  # the shared float the process sets (heartbeats only)
 
 
 class Supervisor:
@@ -86,20 +90,30 @@ class Supervisor:
         self,
         processes: int,
         *,
-        target: Callable[[], None] = worker_process_main,
+        target: Callable[..., None] = worker_process_main,
         label: str = "worker",
+        heartbeat_seconds: float | None = None,
     ) -> None:
+        """``heartbeat_seconds``: ``target`` is given a shared float to set to
+        ``time.monotonic()`` at least this often; a process that stops doing so (hung, or
+        stopped) is killed and started again."""
         if processes < 1:
             raise ValueError("at least one process")
         self.context = multiprocessing.get_context("spawn")
         self.target = target
         self.label = label
+        self.heartbeat_seconds = heartbeat_seconds
         self.slots = [_Slot(number=n + 1) for n in range(processes)]
         self.stopping = threading.Event()
 
     def _start(self, slot: _Slot) -> None:
+        args: tuple[object, ...] = ()
+        if self.heartbeat_seconds is not None:
+            # Until its first beat, a process has STARTUP_GRACE_SECONDS more to start in.
+            slot.beat = self.context.Value("d", time.monotonic() + STARTUP_GRACE_SECONDS)
+            args = (slot.beat,)
         process = self.context.Process(
-            target=self.target, name=f"{self.label}-{slot.number}", daemon=False
+            target=self.target, args=args, name=f"{self.label}-{slot.number}", daemon=False
         )
         process.start()
         slot.process, slot.started = process, time.monotonic()
@@ -107,8 +121,18 @@ class Supervisor:
 
     def _check(self, slot: _Slot, now: float) -> None:
         process = slot.process
-        if process is not None and process.is_alive():
+        if process is not None and process.is_alive() and not self._silent(slot, now):
             return
+        if process is not None and process.is_alive():
+            log.warning(
+                "%s process %s (pid %s) gave no sign of life for %.0f s; killing it",
+                self.label,
+                slot.number,
+                process.pid,
+                self.heartbeat_seconds,
+            )
+            process.kill()
+            process.join(5)
         if process is not None:
             lived = now - slot.started
             slot.pause = (
@@ -130,6 +154,11 @@ class Supervisor:
             slot.process = None
         if now >= slot.restart_at and not self.stopping.is_set():
             self._start(slot)
+
+    def _silent(self, slot: _Slot, now: float) -> bool:
+        if self.heartbeat_seconds is None or slot.beat is None:
+            return False
+        return now - float(slot.beat.value) > self.heartbeat_seconds
 
     def run(self) -> int:
         """Supervise until SIGTERM or SIGINT; returns the exit status (0 after a clean stop)."""

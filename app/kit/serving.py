@@ -110,16 +110,24 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return holder
 
 
-def web_process_main(app: str, host: str, port: int, factory: bool) -> None:
-    """One supervised web process: its own socket in the port's group, uvicorn on it."""
+def web_process_main(app: str, host: str, port: int, factory: bool, beat: Any) -> None:
+    """One supervised web process: its own socket in the port's group, uvicorn on it, and a
+    heartbeat from uvicorn's main loop every second (a hung process is replaced)."""
+    import time
+
     import uvicorn
 
     from app.jobs.supervisor import stop_when_orphaned
+
+    async def alive() -> None:
+        beat.value = time.monotonic()
 
     stop_when_orphaned()
     sock = listening_socket(host, port, shared=True)
     config = uvicorn.Config(
         app,
+        callback_notify=alive,
+        timeout_notify=1,
         factory=factory,
         host=host,
         port=port,
@@ -131,16 +139,27 @@ def web_process_main(app: str, host: str, port: int, factory: bool) -> None:
 
 
 def run_web_processes(
-    app: str, *, holder: socket.socket, host: str, workers: int, factory: bool
+    app: str,
+    *,
+    holder: socket.socket,
+    host: str,
+    workers: int,
+    factory: bool,
+    heartbeat_seconds: float = 30.0,
 ) -> int:
     """``workers`` web processes serving ``app`` (an import string) on the port ``holder``
     reserves (``reserve_port``), supervised: restarted when one dies, all stopped gracefully
-    by SIGTERM. Returns the exit status."""
+    by SIGTERM. A process whose event loop gives no sign of life for ``heartbeat_seconds``
+    (hung, or stopped) is killed and replaced: its socket would otherwise keep receiving its
+    share of new connections. Returns the exit status."""
     from app.jobs.supervisor import Supervisor
 
     port = holder.getsockname()[1]
     target = functools.partial(web_process_main, app, host, port, factory)
-    return Supervisor(workers, target=target, label="web").run()
+    supervisor = Supervisor(
+        workers, target=target, label="web", heartbeat_seconds=heartbeat_seconds
+    )
+    return supervisor.run()
 
 
 def serve_processes(app: str, *, host: str, port: int, workers: int, factory: bool) -> int:

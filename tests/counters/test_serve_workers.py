@@ -144,3 +144,46 @@ def test_a_port_in_use_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1 port {port}: Address already in use" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_hung_web_process_is_replaced(tmp_path: Path) -> None:
+    """A web process that stops answering (here: stopped with SIGSTOP) keeps its socket in the
+    port's group, so it would keep receiving new connections: the supervisor, missing its
+    heartbeat, kills it and starts another."""
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERSIGNED_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        UNDERSIGNED_DATA_DIR=str(tmp_path / "data"),
+        UNDERSIGNED_WEB_HEARTBEAT_SECONDS="2",
+    )
+    command = [sys.executable, "-m", "app.cli"]
+    subprocess.run([*command, "migrate"], env=env, capture_output=True, timeout=120, check=True)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*command, "serve", "--port", str(port), "--workers", "2", "--no-worker"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    started = re.compile(r"Started server process \[(\d+)\]")
+    try:
+        deadline = time.monotonic() + 180
+        while len(started.findall(log.read_text())) < 2:
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        victim = int(started.findall(log.read_text())[0])
+        os.kill(victim, signal.SIGSTOP)
+        while len(started.findall(log.read_text())) < 3:
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert f"(pid {victim}) gave no sign of life for 2 s; killing it" in log.read_text()
+        for _ in range(20):  # fresh connections, spread over both processes: all answered
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+                assert client.get("/embed.js").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
