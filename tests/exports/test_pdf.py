@@ -140,8 +140,9 @@ def test_the_letter_names_who_chose_it_and_counts_everyone(
         )
         session.commit()
 
-    putin = recipient_id(engine, "Vladimir Putin")
-    export_id = run_export(engine, pdf_settings(settings), slug=letter_slug, recipients=[putin])
+    # An English-speaking recipient (translated files: the test further down).
+    trump = recipient_id(engine, "Donald Trump")
+    export_id = run_export(engine, pdf_settings(settings), slug=letter_slug, recipients=[trump])
     with open_session(engine) as session:
         [file] = files_for(session, export_id)
         progress = export_progress(session, export_id)
@@ -150,7 +151,8 @@ def test_the_letter_names_who_chose_it_and_counts_everyone(
     assert hashlib.sha256(data).hexdigest() == file.sha256 and len(data) == file.size
     pages = pages_text(path)
     text = " ".join(pages)
-    assert "Vladimir Putin" in pages[0] and "103132 Moscow" in pages[0] and "Kremlin" in pages[0]
+    assert "Donald Trump" in pages[0] and "Washington, DC 20500" in pages[0]
+    assert "1600 Pennsylvania Avenue NW" in pages[0]
     assert "We are writing to you from Russian prisons" in text
     assert "Alexei Gorinov" in text  # a first signatory
     assert "Dmitry Muratov" in text and "Nobel Peace Prize laureate" in text  # a statement
@@ -452,6 +454,10 @@ def test_each_recipient_reads_the_letter_in_their_language_when_it_is_translated
     for name, (title, language) in expected.items():
         path = files[name].absolute_path(settings)
         assert title in " ".join(pages_text(path)[:2]), name
+        if name == "Vladimir Putin":  # the body too, under the recipient's own address
+            front = " ".join(pages_text(path)[:2])
+            assert "Kremlin" in front and "103132 Moscow" in front
+            assert "We are writing to you from Russian prisons" not in front
         reader = PdfReader(path)
         assert reader.metadata is not None and reader.metadata.title.startswith(title)
         assert reader.trailer["/Root"]["/Lang"] == language
