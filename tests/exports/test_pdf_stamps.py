@@ -63,17 +63,21 @@ def test_every_page_is_numbered_in_the_recipient_s_language(language: str, expec
         assert f"body {number}" in text and "Footer line" in text
 
 
-def test_numbers_past_a_thousand_keep_their_separators() -> None:
-    assert merge.page_label(1204, 1204, "en") == "Page 1,204 of 1,204"
+def blank_pages_stamped(count: int, language: str) -> PdfReader:
     out = pikepdf.new()
-    for _ in range(1002):
+    for _ in range(count):
         out.add_blank_page(page_size=A4)
     with pikepdf.open(io.BytesIO(pdf_with_pages(A4, text="Footer"))) as footer:
         form = out.copy_foreign(footer.pages[0].as_form_xobject())
-    merge.stamp_pages(out, form, "en")
+    merge.stamp_pages(out, form, language)
     buffer = io.BytesIO()
     out.save(buffer)
-    reader = PdfReader(buffer)
+    return PdfReader(buffer)
+
+
+def test_numbers_past_a_thousand_keep_their_separators() -> None:
+    assert merge.page_label(1204, 1204, "en") == "Page 1,204 of 1,204"
+    reader = blank_pages_stamped(1002, "en")
     assert "Page 1,001 of 1,002" in reader.pages[1000].extract_text()
     assert "Page 7 of 1,002" in reader.pages[6].extract_text()
 
@@ -101,13 +105,5 @@ def test_the_stamp_sits_at_the_same_place_whatever_the_page_left_in_its_state() 
 def test_a_sign_the_font_lacks_falls_back_to_plain_digits() -> None:
     """Kashmiri groups digits with the Arabic comma (U+060C), which the stamp's font lacks."""
     assert "\u060c" in merge.page_label(1234, 1500, "ks")
-    out = pikepdf.new()
-    for _ in range(1001):
-        out.add_blank_page(page_size=A4)
-    with pikepdf.open(io.BytesIO(pdf_with_pages(A4, text="Footer"))) as footer:
-        form = out.copy_foreign(footer.pages[0].as_form_xobject())
-    merge.stamp_pages(out, form, "ks")
-    buffer = io.BytesIO()
-    out.save(buffer)
-    text = PdfReader(buffer).pages[999].extract_text()
+    text = blank_pages_stamped(1001, "ks").pages[999].extract_text()
     assert "1000 / 1001" in text and "\x00" not in text
