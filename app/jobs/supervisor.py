@@ -121,9 +121,9 @@ class Supervisor:
 
     def _check(self, slot: _Slot, now: float) -> None:
         process = slot.process
-        if process is not None and process.is_alive() and not self._silent(slot, now):
-            return
         if process is not None and process.is_alive():
+            if not self._silent(slot, now):
+                return
             log.warning(
                 "%s process %s (pid %s) gave no sign of life for %.0f s; killing it",
                 self.label,

@@ -26,14 +26,18 @@ def pdf_with_pages(*sizes: tuple[float, float], text: str = "") -> bytes:
     return buffer.getvalue()
 
 
-def stamped(language: str, *sizes: tuple[float, float]) -> list[str]:
-    out = pikepdf.open(io.BytesIO(pdf_with_pages(*sizes)))
+def stamp_and_read(out: pikepdf.Pdf, language: str) -> PdfReader:
+    """Stamp every page of ``out`` (footer "Footer line", numbers), then read it back."""
     with pikepdf.open(io.BytesIO(pdf_with_pages(A4, text="Footer line"))) as footer:
         form = out.copy_foreign(footer.pages[0].as_form_xobject())
     merge.stamp_pages(out, form, language)
     buffer = io.BytesIO()
     out.save(buffer)
-    reader = PdfReader(buffer)
+    return PdfReader(buffer)
+
+
+def stamped(language: str, *sizes: tuple[float, float]) -> list[str]:
+    reader = stamp_and_read(pikepdf.open(io.BytesIO(pdf_with_pages(*sizes))), language)
     for page in reader.pages:  # every font on the page is embedded, the stamp's included
         fonts = page["/Resources"]["/Font"]
         for name in fonts:
@@ -67,12 +71,7 @@ def blank_pages_stamped(count: int, language: str) -> PdfReader:
     out = pikepdf.new()
     for _ in range(count):
         out.add_blank_page(page_size=A4)
-    with pikepdf.open(io.BytesIO(pdf_with_pages(A4, text="Footer"))) as footer:
-        form = out.copy_foreign(footer.pages[0].as_form_xobject())
-    merge.stamp_pages(out, form, language)
-    buffer = io.BytesIO()
-    out.save(buffer)
-    return PdfReader(buffer)
+    return stamp_and_read(out, language)
 
 
 def test_numbers_past_a_thousand_keep_their_separators() -> None:
