@@ -15,12 +15,13 @@ from typing import ClassVar
 
 import pytest
 from pypdf import PdfReader
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
 from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from app.config import Settings
 from app.db import open_session, utcnow
-from app.exports.pdf import render
+from app.exports.pdf import merge, render
 from app.exports.pdf.documents import (
     FrontMatter,
     LetterText,
@@ -461,3 +462,22 @@ def test_each_recipient_reads_the_letter_in_their_language_when_it_is_translated
         reader = PdfReader(path)
         assert reader.metadata is not None and reader.metadata.title.startswith(title)
         assert reader.trailer["/Root"]["/Lang"] == language
+
+
+def test_a_long_title_gives_way_in_the_footer_and_the_code_never_does() -> None:
+    """The footer keeps room on the right for the stamped page number: a title too long for
+    the line is cut short with an ellipsis, the verification code stays whole."""
+    title = "Всех на всех: освободить политзаключённых " * 4  # noqa: RUF001
+    data = render.render_footer(title=title, code="ABCD-EFGH-JKLM", language="ru")
+    placed: list[tuple[str, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], *rest: object) -> None:
+        if text.strip():  # where the run starts on the page, in points
+            placed.append((text, cm[0] * tm[4] + cm[4]))
+
+    PdfReader(io.BytesIO(data)).pages[0].extract_text(visitor_text=visit)
+    [(run, start)] = [(text, x) for text, x in placed if "ABCD-EFGH-JKLM" in text]
+    end = start + pdfmetrics.stringWidth(run, merge._stamp_font(), 7.5)
+    # The number is stamped right-aligned at the text block's edge, in the 42 mm kept free.
+    number_area = (210 - 22 - 42) * 72 / 25.4
+    assert end < number_area + 3, placed
